@@ -1,0 +1,120 @@
+"""What the broker, the packing policies and the backends exchange.
+
+A :class:`Batch` has two faces: the composite circuit a real QPU runs, and its
+placements (each program alone on its physical qubits) that a simulator may run as
+separate experiments. Both faces give each program's counts over its own classical
+bits, as bitstrings in Qiskit order (clbit 0 rightmost, registers joined, no spaces).
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from qiskit import QuantumCircuit
+
+
+class ProgramError(ValueError):
+    """A program that cannot run as submitted; its message is one line saying what to fix."""
+
+
+def new_id(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:12]}"
+
+
+@dataclass(eq=False)
+class Program:
+    """One circuit submitted by one client, queued until all its shots have run."""
+
+    name: str
+    circuit: QuantumCircuit
+    shots: int
+    client: str = ""
+    seed: int | None = None
+    noise_resilient: bool = False
+    id: str = field(default_factory=lambda: new_id("p"))
+    submitted: float = field(default_factory=time.time)
+    #: Owned by the policy that prepared the program (e.g. its qVM executables).
+    compiled: Any = None
+    #: Run alone: set by a policy (e.g. too many mid-circuit measurements) or after
+    #: a shared batch failed.
+    isolated: bool = False
+    retried: bool = False
+    shots_done: int = 0
+    counts: Counter[str] = field(default_factory=Counter)
+    started: float | None = None
+    jobs: list[str] = field(default_factory=list)
+    batches: list[str] = field(default_factory=list)
+    placement: tuple[int, ...] = ()
+
+    @property
+    def shots_left(self) -> int:
+        return self.shots - self.shots_done
+
+
+@dataclass(eq=False)
+class Placement:
+    """A program on physical qubits.
+
+    ``circuit`` spans every device qubit (idle ones untouched) and only the
+    program's own classical bits; it is valid on the device Target on its own.
+    """
+
+    program: Program
+    circuit: QuantumCircuit
+    qubits: tuple[int, ...]
+    #: Start within the batch, in seconds of device time (time multiplexing).
+    start_s: float = 0.0
+
+
+@dataclass(eq=False)
+class Batch:
+    """Programs that run together as one backend job, each for ``shots`` shots."""
+
+    placements: list[Placement]
+    shots: int
+    #: The composite circuit over all device qubits; its classical bits are the
+    #: placements' bits laid out by ``clbit_slices``.
+    composite: QuantumCircuit
+    clbit_slices: list[slice]
+    #: Estimated device time of one shot, in seconds (critical path).
+    duration_s: float = 0.0
+    id: str = field(default_factory=lambda: new_id("b"))
+
+    @property
+    def programs(self) -> list[Program]:
+        return [placement.program for placement in self.placements]
+
+    def split_counts(self, counts: Mapping[str, int]) -> list[Counter[str]]:
+        """Slice each placement's bits out of the composite's counts."""
+        width = self.composite.num_clbits
+        parts: list[Counter[str]] = [Counter() for _ in self.placements]
+        for key, n in counts.items():
+            bits = key.replace(" ", "").zfill(width)
+            for part, sl in zip(parts, self.clbit_slices, strict=True):
+                part[bits[width - sl.stop : width - sl.start]] += n
+        return parts
+
+
+class PackingPolicy(Protocol):
+    """How the broker turns its FIFO queue into batches.
+
+    ``prepare`` runs once per program when it is submitted (in a worker thread) and
+    raises :class:`ProgramError` for a program the device cannot run. ``next_batch``
+    forms one batch from the head of the queue; it must contain ``queue[0]`` so that
+    no program waits longer than under serial FIFO.
+    """
+
+    name: str
+    #: Whether gathering programs for ``batchWindow`` seconds can help this policy.
+    packs: bool
+
+    def prepare(self, program: Program) -> None: ...
+
+    def next_batch(self, queue: Sequence[Program]) -> Batch: ...
+
