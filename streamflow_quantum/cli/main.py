@@ -13,10 +13,19 @@ import sys
 COMMANDS: dict[str, tuple[str, str]] = {
     "sample": ("streamflow_quantum.cli.sample", "sample circuits on a QPU (broker or direct)"),
     "serve": ("streamflow_quantum.cli.serve", "run a standalone vQPU broker"),
-    "cluster": ("streamflow_quantum.cluster.cli", "bring the local emulated Slurm cluster up or down"),
+    "cluster": (
+        "streamflow_quantum.cluster.cli",
+        "bring the local emulated Slurm cluster up or down",
+    ),
     "bench": ("streamflow_quantum.bench.cli", "run a benchmark: packer, workflow or vqpu"),
-    "clustering": ("streamflow_quantum.applications.clustering.cli", "steps of the clustering-aggregation workflow"),
-    "coloring": ("streamflow_quantum.applications.coloring.cli", "steps of the graph-colouring workflow"),
+    "clustering": (
+        "streamflow_quantum.applications.clustering.cli",
+        "steps of the clustering-aggregation workflow",
+    ),
+    "coloring": (
+        "streamflow_quantum.applications.coloring.cli",
+        "steps of the graph-colouring workflow",
+    ),
     "qaoa": ("streamflow_quantum.applications.qaoa.cli", "steps of the QAOA MaxCut workflow"),
 }
 

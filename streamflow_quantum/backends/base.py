@@ -1,0 +1,71 @@
+"""The face every QPU backend shows the broker."""
+
+from __future__ import annotations
+
+import functools
+from abc import ABC, abstractmethod
+from collections import Counter
+from typing import TYPE_CHECKING
+
+from streamflow_quantum.broker.model import ProgramError
+
+if TYPE_CHECKING:
+    from qiskit import QuantumCircuit
+    from qiskit.transpiler import PassManager, Target
+
+    from streamflow_quantum.broker.model import Batch
+
+
+def normalise_counts(counts: dict[str, int]) -> Counter[str]:
+    """Counts keyed by bitstrings in Qiskit order with registers joined."""
+    return Counter({key.replace(" ", ""): n for key, n in counts.items()})
+
+
+def active_qubits(circuit: QuantumCircuit) -> tuple[int, ...]:
+    used = {circuit.find_bit(q).index for instruction in circuit.data for q in instruction.qubits}
+    return tuple(sorted(used))
+
+
+class Backend(ABC):
+    """A device (real or simulated) that runs one batch at a time."""
+
+    def __init__(self, name: str, target: Target, has_coupling: bool) -> None:
+        self.name = name
+        self.target = target
+        #: False for an ideal simulator: any qubit pairs with any other.
+        self.has_coupling = has_coupling
+
+    @property
+    def num_qubits(self) -> int:
+        return self.target.num_qubits
+
+    @functools.cached_property
+    def pass_manager(self) -> PassManager:
+        from qiskit.transpiler import generate_preset_pass_manager
+
+        return generate_preset_pass_manager(
+            optimization_level=1, target=self.target, seed_transpiler=0
+        )
+
+    def compile(self, circuit: QuantumCircuit) -> QuantumCircuit:
+        """Transpile a logical circuit for the whole device (the serial service)."""
+        if circuit.num_qubits > self.num_qubits:
+            raise ProgramError(
+                f"{circuit.name}: needs {circuit.num_qubits} qubits but {self.name} has "
+                f"{self.num_qubits}; use a larger device or a smaller circuit"
+            )
+        return self.pass_manager.run(circuit)
+
+    def duration_s(self, circuit: QuantumCircuit) -> float:
+        """Device time of one shot along the critical path, or 0 where the Target has no durations."""
+        try:
+            return float(circuit.estimate_duration(self.target, unit="s"))
+        except Exception:
+            return 0.0
+
+    @abstractmethod
+    def run(self, batch: Batch, seed: int | None) -> tuple[str, list[Counter[str]]]:
+        """Run one batch; return the backend's job id and each placement's counts."""
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release sessions or connections held by the backend."""

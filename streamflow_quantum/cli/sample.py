@@ -1,0 +1,66 @@
+"""`sfq sample [--shots N] [--seed S] [--output FILE] CIRCUIT...`: the quantum step tool."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+
+from streamflow_quantum.broker import protocol
+from streamflow_quantum.broker.client import SamplingError, sample_encoded
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="sfq sample",
+        description="Sample OpenQASM 2/3 or QPY circuits on the QPU: through the broker in "
+        f"${protocol.ENV_URL} when set, otherwise directly on --backend.",
+    )
+    parser.add_argument(
+        "circuits", nargs="+", metavar="CIRCUIT", help="OpenQASM 2, OpenQASM 3 or QPY file"
+    )
+    parser.add_argument("--shots", type=int, help="shots per circuit (default: the QPU's default)")
+    parser.add_argument("--seed", type=int, help="simulator seed, for reproducible counts")
+    parser.add_argument("--output", "-o", help="where to write the results JSON (default: stdout)")
+    parser.add_argument(
+        "--backend",
+        help="backend when no broker is set: aer, aer:<fake device> or ibm:<name> (default: $SFQ_BACKEND or aer)",
+    )
+    return parser
+
+
+def main(argv: list[str]) -> int:
+    step_started = time.time()
+    args = _parser().parse_args(argv)
+    if args.backend:
+        os.environ["SFQ_BACKEND"] = args.backend
+    programs = []
+    for path in args.circuits:
+        try:
+            with open(path, "rb") as f:
+                programs.append((os.path.basename(path), f.read()))
+        except OSError as e:
+            print(f"sfq sample: cannot read {path}: {e.strerror}", file=sys.stderr)
+            return 2
+    try:
+        results = sample_encoded(programs, args.shots, args.seed)
+    except (SamplingError, ValueError) as e:
+        print(f"sfq sample: {e}", file=sys.stderr)
+        return 1
+    step_finished = time.time()
+    for result in results:
+        result.setdefault("times", {}).update(
+            step_started=step_started, step_finished=step_finished
+        )
+    text = json.dumps({"results": results}, indent=2)
+    if args.output:
+        with open(args.output, "w") as f:
+            f.write(text + "\n")
+    else:
+        print(text)
+    failed = [r["error"] for r in results if "error" in r]
+    for reason in failed:
+        print(f"sfq sample: refused {reason}", file=sys.stderr)
+    return 1 if failed else 0
