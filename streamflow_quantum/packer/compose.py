@@ -1,0 +1,136 @@
+"""From scheduled programs to a Batch: placements, the composite circuit, clbit slices.
+
+A program compiled for a qVM shape is relabelled onto its position's physical
+qubits and its two-qubit gates are turned to the device's directions (the shape's
+coupling map is undirected; an Eagle's ECR directions differ between regions).
+Programs appended in time are preceded by resets of the qubits used before them
+and a barrier, after the earlier programs' own measurements.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from qiskit import ClassicalRegister, QuantumCircuit, QuantumRegister
+from qiskit.circuit.equivalence_library import SessionEquivalenceLibrary
+from qiskit.transpiler import PassManager
+from qiskit.transpiler.passes import BasisTranslator, GateDirection, Optimize1qGatesDecomposition
+
+from streamflow_quantum.backends.base import active_qubits
+from streamflow_quantum.broker.model import Batch, Placement
+
+if TYPE_CHECKING:
+    from qiskit.transpiler import Target
+
+    from streamflow_quantum.broker.model import Program
+    from streamflow_quantum.packer.qvm import Position, Version
+
+
+@dataclass(eq=False)
+class Scheduled:
+    """A program's place in a batch: which version, where, and when it starts."""
+
+    program: Program
+    version: Version
+    position: Position
+    start_s: float = 0.0
+    #: Qubits used by programs earlier in the same slots (reset before this one).
+    after: frozenset[int] = frozenset()
+
+    @functools.cached_property
+    def qubits(self) -> tuple[int, ...]:
+        """The physical qubits the program acts on."""
+        return tuple(self.position.qubits[q] for q in active_qubits(self.version.circuit))
+
+
+def estimate_duration_s(circuit: QuantumCircuit, target: Target) -> float | None:
+    """Critical-path device time of one shot, measurement and reset included; None without durations."""
+    try:
+        return float(circuit.estimate_duration(target, unit="s"))
+    except Exception:
+        return None
+
+
+@functools.cache
+def _direction_fixer(target: Target) -> PassManager:
+    basis = list(target.operation_names)
+    return PassManager(
+        [
+            GateDirection(None, target=target),
+            BasisTranslator(SessionEquivalenceLibrary, basis, target=target),
+            Optimize1qGatesDecomposition(target=target),
+        ]
+    )
+
+
+def _needs_direction_fix(circuit: QuantumCircuit, target: Target) -> bool:
+    for instruction in circuit.data:
+        if len(instruction.qubits) == 2 and instruction.operation.name in target.operation_names:
+            qargs = tuple(circuit.find_bit(q).index for q in instruction.qubits)
+            if not target.instruction_supported(instruction.operation.name, qargs):
+                return True
+    return False
+
+
+def _empty_like(compiled: QuantumCircuit, num_qubits: int) -> QuantumCircuit:
+    """All device qubits and exactly the program's classical bits (its registers kept)."""
+    circuit = QuantumCircuit(QuantumRegister(num_qubits, "q"), name=compiled.name)
+    in_registers = {bit for register in compiled.cregs for bit in register}
+    for register in compiled.cregs:
+        circuit.add_register(register)
+    loose = [bit for bit in compiled.clbits if bit not in in_registers]
+    if loose:
+        circuit.add_bits(loose)
+    return circuit
+
+
+def physical_circuit(item: Scheduled, target: Target) -> QuantumCircuit:
+    """The program alone on its physical qubits, valid on the device Target."""
+    compiled = item.version.circuit
+    circuit = _empty_like(compiled, target.num_qubits)
+    if item.after:
+        qubits = sorted(item.after & set(item.position.qubits))
+        for q in qubits:
+            circuit.reset(q)
+        circuit.barrier(sorted(item.after | set(item.position.qubits)))
+    circuit.compose(compiled, qubits=item.position.qubits, clbits=circuit.clbits, inplace=True)
+    if item.version.shape.name != "device" and _needs_direction_fix(circuit, target):
+        circuit = _direction_fixer(target).run(circuit)
+    return circuit
+
+
+def compose_batch(schedule: list[Scheduled], shots: int, target: Target) -> Batch:
+    """One batch: each program's placement, and all of them in one composite circuit."""
+    ordered = sorted(schedule, key=lambda item: item.start_s)
+    placements = [
+        Placement(
+            item.program,
+            physical_circuit(item, target),
+            item.qubits,
+            item.start_s,
+        )
+        for item in ordered
+    ]
+    slices, offset = [], 0
+    for placement in placements:
+        slices.append(slice(offset, offset + placement.circuit.num_clbits))
+        offset += placement.circuit.num_clbits
+    composite = QuantumCircuit(
+        QuantumRegister(target.num_qubits, "q"), ClassicalRegister(offset, "c"), name="batch"
+    )
+    for placement, bits in zip(placements, slices, strict=True):
+        composite.compose(
+            placement.circuit,
+            qubits=range(target.num_qubits),
+            clbits=range(bits.start, bits.stop),
+            inplace=True,
+        )
+    return Batch(
+        placements=placements,
+        shots=shots,
+        composite=composite,
+        clbit_slices=slices,
+        duration_s=estimate_duration_s(composite, target) or 0.0,
+    )

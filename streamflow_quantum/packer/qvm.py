@@ -1,0 +1,206 @@
+"""qVM shapes: virtual backends a program compiles to without knowing what runs beside it.
+
+A shape is m x n cells of the layout with the links between them (HyperQ's scaled
+qVMs), a half cell (programs of up to 3 qubits), or the whole device (programs too
+wide for any shape of the grid; they run alone). Its Target carries the device's
+gates, with median durations and errors, on the shape's undirected coupling map;
+gate directions are fixed once the program is placed.
+"""
+
+from __future__ import annotations
+
+import statistics
+import threading
+from dataclasses import dataclass
+from functools import cached_property
+from itertools import permutations
+from typing import TYPE_CHECKING
+
+from qiskit.transpiler import InstructionProperties, Target, generate_preset_pass_manager
+
+from streamflow_quantum.broker.model import ProgramError
+
+if TYPE_CHECKING:
+    from qiskit import QuantumCircuit
+
+    from streamflow_quantum.packer.regions import Layout
+
+#: A unit of occupancy: (row, col, half) of a cell.
+Slot = tuple[int, int, int]
+OPTIMIZATION_LEVEL = 1
+
+
+@dataclass(frozen=True)
+class Position:
+    """A shape laid on the device: the physical qubit of each local qubit."""
+
+    qubits: tuple[int, ...]
+    slots: frozenset[Slot]
+    origin: tuple[int, int, int]
+
+
+@dataclass(eq=False)
+class Shape:
+    name: str
+    #: Local undirected edges; None when every pair couples.
+    edges: tuple[tuple[int, int], ...] | None
+    positions: tuple[Position, ...]
+    cells: int
+    device_target: Target
+
+    @property
+    def num_qubits(self) -> int:
+        return len(self.positions[0].qubits)
+
+    @cached_property
+    def target(self) -> Target:
+        if self.name == "device":
+            return self.device_target
+        return virtual_target(self.device_target, self.num_qubits, self.edges)
+
+    def compile(self, circuit: QuantumCircuit) -> QuantumCircuit:
+        manager = generate_preset_pass_manager(
+            optimization_level=OPTIMIZATION_LEVEL, target=self.target, seed_transpiler=0
+        )
+        return manager.run(circuit)
+
+
+_median_lock = threading.Lock()
+
+
+def _median_properties(device: Target, name: str) -> InstructionProperties | None:
+    entries = [p for p in device[name].values() if p is not None]
+    durations = [p.duration for p in entries if p.duration is not None]
+    errors = [p.error for p in entries if p.error is not None]
+    if not durations and not errors:
+        return None
+    return InstructionProperties(
+        duration=statistics.median(durations) if durations else None,
+        error=statistics.median(errors) if errors else None,
+    )
+
+
+def virtual_target(
+    device: Target, num_qubits: int, edges: tuple[tuple[int, int], ...] | None
+) -> Target:
+    """The device's gates on ``num_qubits`` qubits coupled by ``edges`` in both directions."""
+    target = Target(num_qubits=num_qubits, dt=device.dt)
+    pairs = (
+        list(permutations(range(num_qubits), 2))
+        if edges is None
+        else [*edges, *((b, a) for a, b in edges)]
+    )
+    for name in device.operation_names:
+        operation = device.operation_from_name(name)
+        qargs = device.qargs_for_operation_name(name)
+        if qargs is None or isinstance(operation, type):
+            target.add_instruction(operation, name=name)
+            continue
+        with _median_lock:
+            props = _median_properties(device, name)
+        if operation.num_qubits == 1:
+            target.add_instruction(operation, {(q,): props for q in range(num_qubits)}, name=name)
+        elif operation.num_qubits == 2 and pairs:
+            target.add_instruction(operation, dict.fromkeys(pairs, props), name=name)
+    return target
+
+
+def _grid_qubits(layout: Layout, r0: int, c0: int, rows: int, cols: int) -> tuple[int, ...]:
+    """Qubits of a rows x cols qVM at (r0, c0): cells, then horizontal, then vertical links."""
+    parts = [layout.cells[r, c] for r in range(r0, r0 + rows) for c in range(c0, c0 + cols)]
+    parts += [layout.hlinks[r, c] for r in range(r0, r0 + rows) for c in range(c0, c0 + cols - 1)]
+    parts += [layout.vlinks[r, c] for r in range(r0, r0 + rows - 1) for c in range(c0, c0 + cols)]
+    return tuple(dict.fromkeys(q for part in parts for q in part))
+
+
+def _local_edges(layout: Layout, qubits: tuple[int, ...]) -> set[tuple[int, int]]:
+    index = {q: i for i, q in enumerate(qubits)}
+    sub = layout.graph.subgraph(qubits)
+    return {tuple(sorted((index[a], index[b]))) for a, b in sub.edges}
+
+
+def _grid_shape(layout: Layout, device: Target, rows: int, cols: int) -> Shape | None:
+    if rows > 1 and not layout.vlinks or cols > 1 and not layout.hlinks:
+        return None
+    reference = _grid_qubits(layout, 0, 0, rows, cols)
+    edges = None if layout.all_to_all else tuple(sorted(_local_edges(layout, reference)))
+    positions = []
+    for r0 in range(layout.rows - rows + 1):
+        for c0 in range(layout.cols - cols + 1):
+            qubits = _grid_qubits(layout, r0, c0, rows, cols)
+            if edges is not None and not set(edges) <= _local_edges(layout, qubits):
+                continue
+            slots = frozenset(
+                (r, c, h)
+                for r in range(r0, r0 + rows)
+                for c in range(c0, c0 + cols)
+                for h in (0, 1)
+            )
+            positions.append(Position(qubits, slots, (r0, c0, 0)))
+    if not positions:
+        return None
+    return Shape(f"{rows}x{cols}", edges, tuple(positions), rows * cols, device)
+
+
+def _half_shape(layout: Layout, device: Target) -> Shape | None:
+    if not layout.halves:
+        return None
+    positions = tuple(
+        Position(tuple(qubits[i] for i in half), frozenset({(r, c, h)}), (r, c, h))
+        for (r, c), qubits in sorted(layout.cells.items())
+        for h, half in enumerate(layout.halves)
+    )
+    edges = tuple((i, i + 1) for i in range(len(layout.halves[0]) - 1))
+    return Shape("half", edges, positions, 0, device)
+
+
+def _device_shape(layout: Layout, device: Target) -> Shape:
+    slots = frozenset((r, c, h) for r, c in layout.cells for h in (0, 1))
+    position = Position(tuple(range(layout.num_qubits)), slots, (0, 0, 0))
+    return Shape("device", None, (position,), len(layout.cells), device)
+
+
+@dataclass(eq=False)
+class Version:
+    """A program compiled for one shape, with its estimated device time per shot."""
+
+    shape: Shape
+    circuit: QuantumCircuit
+    duration_s: float | None
+
+
+@dataclass(eq=False)
+class ShapeCatalog:
+    """Every shape a device offers, and the rule that picks a program's versions."""
+
+    layout: Layout
+    half: Shape | None
+    grid: dict[tuple[int, int], Shape]
+    device: Shape
+
+    @classmethod
+    def build(cls, layout: Layout, device: Target) -> ShapeCatalog:
+        grid = {}
+        for rows in range(1, layout.rows + 1):
+            for cols in range(1, layout.cols + 1):
+                shape = _grid_shape(layout, device, rows, cols)
+                if shape is not None:
+                    grid[rows, cols] = shape
+        return cls(layout, _half_shape(layout, device), grid, _device_shape(layout, device))
+
+    def versions(self, width: int, name: str) -> list[Shape]:
+        """HyperQ's rule: fewest cells, then the squarest; both orientations (at most 2)."""
+        if self.half is not None and width <= self.half.num_qubits:
+            return [self.half]
+        fitting = [
+            (s.cells, abs(r - c), s) for (r, c), s in self.grid.items() if s.num_qubits >= width
+        ]
+        if fitting:
+            best = min(fitting, key=lambda item: item[:2])[:2]
+            return [s for cells, skew, s in fitting if (cells, skew) == best][:2]
+        if width <= self.layout.num_qubits:
+            return [self.device]
+        raise ProgramError(
+            f"{name}: needs {width} qubits but the device has {self.layout.num_qubits}; "
+            "use a larger device or a smaller circuit"
+        )

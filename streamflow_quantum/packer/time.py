@@ -1,0 +1,87 @@
+"""HyperQ's Algorithm 2: append programs after shorter ones in the same slots.
+
+A program is appended only where it ends no later than the batch's longest program,
+counting the reset that separates it from the program before it, and at most
+``reuse_limit`` times per slot, so the batch never grows longer. Durations are the
+Target's, along each compiled program's critical path (measurement included).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from streamflow_quantum.packer.compose import Scheduled
+
+if TYPE_CHECKING:
+    from streamflow_quantum.broker.model import Program
+    from streamflow_quantum.packer.board import Board
+    from streamflow_quantum.packer.qvm import Position, Slot, Version
+
+
+@dataclass
+class Timeline:
+    """When each slot of a batch frees up, and how often it was reused."""
+
+    board: Board
+    reuse_limit: int
+    reset_s: float
+    ends: dict[Slot, float] = field(default_factory=dict)
+    reuses: Counter[Slot] = field(default_factory=Counter)
+
+    def __post_init__(self) -> None:
+        for item in self.board.items:
+            for slot in item.position.slots:
+                end = item.start_s + (item.version.duration_s or 0.0)
+                self.ends[slot] = max(self.ends.get(slot, 0.0), end)
+        self.horizon = max(self.ends.values(), default=0.0)
+
+    def start(self, position: Position, duration_s: float) -> float | None:
+        """The earliest start of a program at ``position`` that keeps the batch as long."""
+        if any(self.reuses[slot] >= self.reuse_limit for slot in position.slots):
+            return None
+        busy = [self.ends[slot] for slot in position.slots if slot in self.ends]
+        start = max(busy) + self.reset_s if busy else 0.0
+        if start + duration_s > self.horizon or not self.board.isolated(position):
+            return None
+        return start
+
+    def append(self, program: Program, version: Version, position: Position, start: float) -> None:
+        before = frozenset(
+            q
+            for item in self.board.items
+            if item.position.slots & position.slots
+            for q in item.qubits
+        )
+        self.board.add(Scheduled(program, version, position, start, before))
+        for slot in position.slots:
+            self.ends[slot] = start + (version.duration_s or 0.0)
+            self.reuses[slot] += 1
+
+
+def append_in_time(
+    queue: Sequence[Program], board: Board, reuse_limit: int, reset_s: float
+) -> None:
+    if any(item.version.duration_s is None for item in board.items):
+        return
+    timeline = Timeline(board, reuse_limit, reset_s)
+    placed = board.programs
+    for program in queue:
+        if program in placed or program.isolated:
+            continue
+        for version in program.compiled.versions:
+            if version.duration_s is None:
+                continue
+            fit = next(
+                (
+                    (position, start)
+                    for position in version.shape.positions
+                    if (start := timeline.start(position, version.duration_s)) is not None
+                ),
+                None,
+            )
+            if fit is not None:
+                timeline.append(program, version, *fit)
+                break
