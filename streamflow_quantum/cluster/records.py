@@ -9,6 +9,7 @@ Times have one-second resolution.
 from __future__ import annotations
 
 import re
+import shlex
 import subprocess
 import time
 from collections.abc import Iterable
@@ -132,5 +133,6 @@ def sbatch(options: list[str], command: str) -> int:
         check=False,
     )
     if done.returncode != 0:
-        raise RuntimeError(f"sbatch failed: {done.stderr.strip()}")
+        why = done.stderr.strip() or f"the job failed (exit {done.returncode})"
+        raise RuntimeError(f"sbatch {shlex.join(options)}: {why}")
     return int(done.stdout.strip().split(";")[0])
