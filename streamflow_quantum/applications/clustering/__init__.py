@@ -1,0 +1,8 @@
+"""Clustering aggregation (Three ways to share a QPU, 4.1.2; design.md section 4).
+
+Each round clusters the points three ways (:mod:`.methods`), turns every cluster into
+a candidate and the consensus into a weighted maximum-independent-set QUBO
+(:mod:`.consensus`), solves it by simulated annealing or QAOA (:mod:`.mis`), and
+scores the chosen clusters with the silhouette (:mod:`.scoring`). :mod:`.cli` exposes
+each part as a workflow step that exchanges files (:mod:`.files`).
+"""
