@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from qiskit.transpiler import Target
+
     from streamflow_quantum.broker.model import Program
     from streamflow_quantum.packer.compose import Scheduled
     from streamflow_quantum.packer.qvm import Position, Slot
@@ -15,6 +17,7 @@ if TYPE_CHECKING:
 @dataclass(eq=False)
 class Board:
     layout: Layout
+    target: Target
     items: list[Scheduled] = field(default_factory=list)
     #: Slots held by space scheduling (the first program in each).
     occupied: set[Slot] = field(default_factory=set)

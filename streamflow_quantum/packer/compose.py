@@ -39,6 +39,19 @@ class Scheduled:
     #: Qubits used by programs earlier in the same slots (reset before this one).
     after: frozenset[int] = frozenset()
 
+    _physical: QuantumCircuit | None = None
+
+    def physical(self, target: Target) -> QuantumCircuit:
+        """The placement circuit (built once)."""
+        if self._physical is None:
+            self._physical = physical_circuit(self, target)
+        return self._physical
+
+    def duration_s(self, target: Target) -> float:
+        """Device time of one shot from its start: exact once placed, else the shape's estimate."""
+        exact = estimate_duration_s(self.physical(target), target)
+        return exact if exact is not None else self.version.duration_s or 0.0
+
     @functools.cached_property
     def qubits(self) -> tuple[int, ...]:
         """The physical qubits the program acts on."""
@@ -94,7 +107,7 @@ def physical_circuit(item: Scheduled, target: Target) -> QuantumCircuit:
         qubits = sorted(item.after & set(item.position.qubits))
         for q in qubits:
             circuit.reset(q)
-        circuit.barrier(sorted(item.after | set(item.position.qubits)))
+        circuit.barrier(sorted(item.position.qubits))
     circuit.compose(compiled, qubits=item.position.qubits, clbits=circuit.clbits, inplace=True)
     if item.version.shape.name != "device" and _needs_direction_fix(circuit, target):
         circuit = _direction_fixer(target).run(circuit)
@@ -107,7 +120,7 @@ def compose_batch(schedule: list[Scheduled], shots: int, target: Target) -> Batc
     placements = [
         Placement(
             item.program,
-            physical_circuit(item, target),
+            item.physical(target),
             item.qubits,
             item.start_s,
         )

@@ -98,7 +98,7 @@ class HyperQPolicy:
             program.isolated = True
 
     def next_batch(self, queue: Sequence[Program]) -> Batch:
-        board = Board(self.layout)
+        board = Board(self.layout, self.target)
         place_in_space(queue, board, self.order)
         if self.time_packing and not queue[0].isolated:
             append_in_time(queue, board, self.reuse_limit, self.reset_s)

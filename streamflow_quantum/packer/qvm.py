@@ -10,7 +10,6 @@ gate directions are fixed once the program is placed.
 from __future__ import annotations
 
 import statistics
-import threading
 from dataclasses import dataclass
 from functools import cached_property
 from itertools import permutations
@@ -65,25 +64,46 @@ class Shape:
         return manager.run(circuit)
 
 
-_median_lock = threading.Lock()
+def _median(values: list[float]) -> float | None:
+    return statistics.median(values) if values else None
 
 
-def _median_properties(device: Target, name: str) -> InstructionProperties | None:
+def _median_properties(
+    device: Target, name: str, pad_s: float = 0.0
+) -> InstructionProperties | None:
     entries = [p for p in device[name].values() if p is not None]
-    durations = [p.duration for p in entries if p.duration is not None]
-    errors = [p.error for p in entries if p.error is not None]
-    if not durations and not errors:
+    duration = _median([p.duration for p in entries if p.duration is not None])
+    error = _median([p.error for p in entries if p.error is not None])
+    if duration is None and error is None:
         return None
     return InstructionProperties(
-        duration=statistics.median(durations) if durations else None,
-        error=statistics.median(errors) if errors else None,
+        duration=None if duration is None else duration + pad_s, error=error
     )
+
+
+def _direction_pad_s(device: Target, name: str) -> float:
+    """Time a reversed gate costs: one single-qubit layer before and after, where directions matter."""
+    qargs = device.qargs_for_operation_name(name) or set()
+    if all((b, a) in qargs for a, b in qargs):
+        return 0.0
+    layers = [
+        props.duration
+        for gate in ("sx", "x")
+        if gate in device.operation_names
+        for props in device[gate].values()
+        if props is not None and props.duration is not None
+    ]
+    return 2 * max(layers, default=0.0)
 
 
 def virtual_target(
     device: Target, num_qubits: int, edges: tuple[tuple[int, int], ...] | None
 ) -> Target:
-    """The device's gates on ``num_qubits`` qubits coupled by ``edges`` in both directions."""
+    """The device's gates on ``num_qubits`` qubits coupled by ``edges`` in both directions.
+
+    Properties are the device's medians; two-qubit gates of a directed device are
+    padded by the single-qubit layers a reversal adds, so estimates stay upper bounds.
+    """
     target = Target(num_qubits=num_qubits, dt=device.dt)
     pairs = (
         list(permutations(range(num_qubits), 2))
@@ -96,11 +116,13 @@ def virtual_target(
         if qargs is None or isinstance(operation, type):
             target.add_instruction(operation, name=name)
             continue
-        with _median_lock:
-            props = _median_properties(device, name)
         if operation.num_qubits == 1:
-            target.add_instruction(operation, {(q,): props for q in range(num_qubits)}, name=name)
+            props = _median_properties(device, name)
+            target.add_instruction(
+                operation, dict.fromkeys(((q,) for q in range(num_qubits)), props), name=name
+            )
         elif operation.num_qubits == 2 and pairs:
+            props = _median_properties(device, name, _direction_pad_s(device, name))
             target.add_instruction(operation, dict.fromkeys(pairs, props), name=name)
     return target
 

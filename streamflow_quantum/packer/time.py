@@ -33,32 +33,36 @@ class Timeline:
 
     def __post_init__(self) -> None:
         for item in self.board.items:
+            end = item.start_s + item.duration_s(self.board.target)
             for slot in item.position.slots:
-                end = item.start_s + (item.version.duration_s or 0.0)
                 self.ends[slot] = max(self.ends.get(slot, 0.0), end)
         self.horizon = max(self.ends.values(), default=0.0)
 
-    def start(self, position: Position, duration_s: float) -> float | None:
-        """The earliest start of a program at ``position`` that keeps the batch as long."""
+    def try_append(self, program: Program, version: Version, position: Position) -> bool:
+        """Append the program at ``position`` if it keeps the batch as long; say whether it did."""
         if any(self.reuses[slot] >= self.reuse_limit for slot in position.slots):
-            return None
+            return False
         busy = [self.ends[slot] for slot in position.slots if slot in self.ends]
-        start = max(busy) + self.reset_s if busy else 0.0
-        if start + duration_s > self.horizon or not self.board.isolated(position):
-            return None
-        return start
-
-    def append(self, program: Program, version: Version, position: Position, start: float) -> None:
+        start = max(busy, default=0.0)
+        estimate = (self.reset_s if busy else 0.0) + (version.duration_s or 0.0)
+        if start + estimate > self.horizon or not self.board.isolated(position):
+            return False
         before = frozenset(
             q
             for item in self.board.items
             if item.position.slots & position.slots
             for q in item.qubits
         )
-        self.board.add(Scheduled(program, version, position, start, before))
+        item = Scheduled(program, version, position, start, before)
+        # The placement's own critical path, resets included, is the exact figure.
+        end = start + item.duration_s(self.board.target)
+        if end > self.horizon:
+            return False
+        self.board.add(item)
         for slot in position.slots:
-            self.ends[slot] = start + (version.duration_s or 0.0)
+            self.ends[slot] = end
             self.reuses[slot] += 1
+        return True
 
 
 def append_in_time(
@@ -72,16 +76,8 @@ def append_in_time(
         if program in placed or program.isolated:
             continue
         for version in program.compiled.versions:
-            if version.duration_s is None:
-                continue
-            fit = next(
-                (
-                    (position, start)
-                    for position in version.shape.positions
-                    if (start := timeline.start(position, version.duration_s)) is not None
-                ),
-                None,
-            )
-            if fit is not None:
-                timeline.append(program, version, *fit)
+            if version.duration_s is not None and any(
+                timeline.try_append(program, version, position)
+                for position in version.shape.positions
+            ):
                 break
