@@ -1,0 +1,89 @@
+"""`sfq qaoa STEP ...`: the steps of the QAOA MaxCut workflow.
+
+problem  (classical) -> state.json    the graph, its best known cut, the optimiser
+evaluate (quantum)   -> energy.json   one sample call at the optimiser's next point
+update   (classical) -> state.json    tell the optimiser, ask its next point
+finish   (quantum)   -> result.json   sample the best parameters, report the cut
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from streamflow_quantum.applications.qaoa import steps
+from streamflow_quantum.applications.qaoa.maxcut import random_regular
+from streamflow_quantum.applications.step_files import load_edge_list, read_json, write_json
+from streamflow_quantum.broker.model import ProgramError
+
+
+def _problem(args: argparse.Namespace) -> None:
+    graph = load_edge_list(args.graph) if args.graph else random_regular(args.nodes, args.seed)
+    write_json(args.out, steps.start(graph, args.reps, args.maxiter, args.seed))
+
+
+def _evaluate(args: argparse.Namespace) -> None:
+    write_json(args.out, steps.evaluate(read_json(args.state), args.shots))
+
+
+def _update(args: argparse.Namespace) -> None:
+    write_json(args.out, steps.update(read_json(args.state), read_json(args.energy)))
+
+
+def _finish(args: argparse.Namespace) -> None:
+    write_json(args.out, steps.finish(read_json(args.state), args.shots))
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="sfq qaoa", description="Steps of the QAOA MaxCut workflow."
+    )
+    commands = parser.add_subparsers(dest="step", required=True)
+
+    problem = commands.add_parser("problem", help="build the graph and the optimiser state")
+    problem.add_argument(
+        "--graph", help="edge list, 'u v' per line (default: a random 3-regular graph)"
+    )
+    problem.add_argument(
+        "--nodes", type=int, default=8, help="nodes of the random 3-regular graph (default 8)"
+    )
+    problem.add_argument("--seed", type=int, default=7, help="graph and sampling seed (default 7)")
+    problem.add_argument("--reps", type=int, default=1, help="QAOA layers (default 1)")
+    problem.add_argument(
+        "--maxiter", type=int, default=20, help="most energy evaluations (default 20)"
+    )
+    problem.add_argument("--out", default="state.json")
+    problem.set_defaults(run=_problem)
+
+    evaluate = commands.add_parser(
+        "evaluate", help="sample the energy at the optimiser's next point"
+    )
+    evaluate.add_argument("--state", required=True)
+    evaluate.add_argument("--shots", type=int, default=512)
+    evaluate.add_argument("--out", default="energy.json")
+    evaluate.set_defaults(run=_evaluate)
+
+    update = commands.add_parser(
+        "update", help="give the energy to the optimiser and ask its next point"
+    )
+    update.add_argument("--state", required=True)
+    update.add_argument("--energy", required=True)
+    update.add_argument("--out", default="state.json")
+    update.set_defaults(run=_update)
+
+    finish = commands.add_parser("finish", help="sample the best parameters and report the cut")
+    finish.add_argument("--state", required=True)
+    finish.add_argument("--shots", type=int, default=2048)
+    finish.add_argument("--out", default="result.json")
+    finish.set_defaults(run=_finish)
+    return parser
+
+
+def main(argv: list[str]) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        args.run(args)
+    except (ValueError, KeyError, ProgramError) as error:
+        print(f"sfq qaoa {args.step}: {error}", file=sys.stderr)
+        return 2
+    return 0
