@@ -5,7 +5,7 @@ inputs:
   state: File
   shots: int
 outputs:
-  state:
+  next_state:
     type: File
     outputSource: update/state_out
   done:

@@ -41,17 +41,17 @@ steps:
       state: problem/state
       shots: shots
       done: {default: false}
-    out: [state, done]
+    out: [next_state, done]
     requirements:
       cwltool:Loop:
         loopWhen: $(!inputs.done)
         loop:
-          state: state
+          state: next_state
           done: done
         outputMethod: last
   finish:
     run: finish.cwl
     in:
-      state: optimize/state
+      state: optimize/next_state
       shots: final_shots
     out: [result]
