@@ -108,7 +108,9 @@ def physical_circuit(item: Scheduled, target: Target) -> QuantumCircuit:
         for q in qubits:
             circuit.reset(q)
         circuit.barrier(sorted(item.position.qubits))
-    circuit.compose(compiled, qubits=item.position.qubits, clbits=circuit.clbits, inplace=True)
+    # Without coupling constraints the compiler may keep the logical width.
+    qubits = item.position.qubits[: compiled.num_qubits]
+    circuit.compose(compiled, qubits=qubits, clbits=circuit.clbits, inplace=True)
     if item.version.shape.name != "device" and _needs_direction_fix(circuit, target):
         circuit = _direction_fixer(target).run(circuit)
     return circuit

@@ -7,9 +7,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from qiskit.transpiler.exceptions import TranspilerError
+
+from streamflow_quantum.broker.model import ProgramError
 from streamflow_quantum.packer.board import Board
 from streamflow_quantum.packer.compose import compose_batch, estimate_duration_s
-from streamflow_quantum.packer.noise import NoiseAwareOrder, low_quality_cells
+from streamflow_quantum.packer.noise import LOW_QUALITY_CELLS, NoiseAwareOrder, low_quality_cells
 from streamflow_quantum.packer.qvm import ShapeCatalog, Version
 from streamflow_quantum.packer.regions import layout_for
 from streamflow_quantum.packer.space import place_in_space, topmost_leftmost
@@ -68,7 +71,7 @@ class HyperQPolicy:
         target: Target,
         reuse_limit: int = REUSE_LIMIT,
         isolate_above: int = ISOLATE_ABOVE,
-        low_quality: int = 3,
+        low_quality: int = LOW_QUALITY_CELLS,
     ) -> None:
         self.target = target
         self.layout = layout_for(target)
@@ -91,7 +94,17 @@ class HyperQPolicy:
         circuit = program.circuit
         versions = []
         for shape in self.catalog.versions(circuit.num_qubits, program.name):
-            compiled = shape.compile(circuit)
+            try:
+                compiled = shape.compile(circuit)
+            except TranspilerError as error:
+                reason = (
+                    str(error).strip().splitlines()[0]
+                    if str(error).strip()
+                    else type(error).__name__
+                )
+                raise ProgramError(
+                    f"{program.name}: cannot compile for a {shape.name} qVM of this device: {reason}"
+                ) from error
             versions.append(Version(shape, compiled, estimate_duration_s(compiled, shape.target)))
         program.compiled = Prepared(versions, sum(circuit.count_ops().values()))
         if midcircuit_operations(circuit) > self.isolate_above:

@@ -14,7 +14,9 @@ def sherbrooke():
 
 
 def cells_of(policy, placement):
-    return {cell for cell, qubits in policy.layout.cells.items() if set(placement.qubits) & set(qubits)}
+    return {
+        cell for cell, qubits in policy.layout.cells.items() if set(placement.qubits) & set(qubits)
+    }
 
 
 def test_worst_regions_are_ranked_low_quality(sherbrooke):

@@ -108,3 +108,13 @@ def test_too_wide_program_is_refused_with_a_reason(brisbane):
 def test_unknown_policy_name_is_refused(brisbane):
     with pytest.raises(ValueError, match="unknown packing policy"):
         make_policy("tetris", brisbane)
+
+
+def test_uncompilable_program_is_refused_with_a_reason(brisbane):
+    from qiskit.circuit import Gate
+
+    circuit = QuantumCircuit(2, name="opaque")
+    circuit.append(Gate("mystery", 2, []), [0, 1])
+    circuit.measure_all()
+    with pytest.raises(ProgramError, match=r"^opaque: cannot compile for a half qVM.*mystery"):
+        make_policy("space", brisbane).prepare(Program("opaque", circuit, 10))

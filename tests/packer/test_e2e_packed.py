@@ -1,0 +1,52 @@
+"""`streamflow run` of the GHZ scatter example with the packer: fewer batches than programs."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.conftest import run_tool
+
+pytestmark = pytest.mark.slow
+
+
+def test_ghz_scatter_packs_space_time(repo: Path, tmp_path: Path) -> None:
+    example = tmp_path / "examples" / "ghz-scatter"
+    shutil.copytree(repo / "examples" / "ghz-scatter", example)
+    shutil.copytree(repo / "workflows" / "tools", tmp_path / "workflows" / "tools")
+    config = yaml.safe_load((example / "streamflow.yml").read_text())
+    config["deployments"]["qpu"]["config"].update(
+        {
+            "backend": "aer:fake_brisbane",
+            "noise": False,
+            "vqpus": 6,
+            "packing": "space-time",
+            "batchWindow": 2.0,
+        }
+    )
+    (example / "streamflow.yml").write_text(yaml.safe_dump(config))
+    done = run_tool(
+        "streamflow",
+        "run",
+        example / "streamflow.yml",
+        "--outdir",
+        tmp_path / "out",
+        cwd=tmp_path,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    results = [
+        json.loads(f.read_text())["results"][0]
+        for f in sorted((tmp_path / "out").glob("counts*.json"))
+    ]
+    assert len(results) == 6
+    assert len({r["batch"] for r in results}) < len(results)
+    for r in results:
+        width = int(r["circuit"][4:-5])
+        assert set(r["counts"]) == {"0" * width, "1" * width}
+        assert sum(r["counts"].values()) == 1000
+        assert abs(r["counts"]["0" * width] - 500) < 4 * 1000**0.5 / 2
