@@ -180,7 +180,7 @@ class Broker:
             )
         except Exception as e:  # any backend failure fails only this batch's programs
             reason = (
-                f"timed out after {self._timeout(batch):.0f} s"
+                f"timed out after {self._timeout(batch):g} s"
                 if isinstance(e, TimeoutError)
                 else _reason(e)
             )

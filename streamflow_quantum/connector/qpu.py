@@ -12,6 +12,7 @@ import asyncio
 import json
 import os
 import secrets
+import sys
 import urllib.error
 import urllib.request
 from collections.abc import MutableMapping, MutableSequence
@@ -155,7 +156,8 @@ class QPUConnector(LocalConnector):
         timeout: int | None = None,
         job_name: str | None = None,
     ) -> tuple[str, int] | None:
-        # The secret travels in the process environment, not in the logged command line.
+        # The secret travels in the process environment, not in the logged command line;
+        # this interpreter's scripts (`sfq`) come first on PATH, venv activated or not.
         with_broker = ExecutionLocation(
             name=location.name,
             deployment=location.deployment,
@@ -163,6 +165,9 @@ class QPUConnector(LocalConnector):
                 **location.environment,
                 protocol.ENV_URL: self.broker_url or "",
                 protocol.ENV_SECRET: self._secret,
+                "PATH": os.pathsep.join(
+                    (os.path.dirname(sys.executable), os.environ.get("PATH", ""))
+                ),
             },
             hostname=location.hostname,
             local=location.local,

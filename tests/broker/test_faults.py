@@ -1,0 +1,75 @@
+"""A failing or hanging backend fails only its own batch, each program with a reason, after one retry alone."""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+
+from qiskit import QuantumCircuit
+
+from streamflow_quantum.backends.aer import AerBackend
+from streamflow_quantum.broker.core import Broker, BrokerSettings
+from streamflow_quantum.broker.model import Batch, Program
+from streamflow_quantum.broker.serial import SerialPolicy
+
+
+class FlakyAer(AerBackend):
+    """Real Aer, except that it fails (or hangs) on programs named 'poison*'."""
+
+    def __init__(self, hang: float = 0.0) -> None:
+        super().__init__()
+        self.hang = hang
+        self.calls: list[str] = []
+
+    def run(self, batch: Batch, seed: int | None) -> tuple[str, list[Counter[str]]]:
+        names = [p.name for p in batch.programs]
+        self.calls.extend(names)
+        if any(name.startswith("poison") for name in names):
+            if self.hang:
+                time.sleep(self.hang)
+            raise RuntimeError("device calibration in progress\nsecond line")
+        return super().run(batch, seed)
+
+
+def _bell(name: str) -> Program:
+    circuit = QuantumCircuit(2, 2)
+    circuit.h(0)
+    circuit.cx(0, 1)
+    circuit.measure([0, 1], [0, 1])
+    return Program(name, circuit, shots=100)
+
+
+async def _run_all(backend: FlakyAer, settings: BrokerSettings) -> dict[str, dict]:
+    broker = Broker(backend, SerialPolicy(backend), settings)
+    broker.start()
+    programs = [_bell("a"), _bell("poison"), _bell("b")]
+    try:
+        receipts = await broker.submit("me", programs)
+        return {
+            p.name: await broker.result("me", r["id"], 60)
+            for p, r in zip(programs, receipts, strict=True)
+        }
+    finally:
+        await broker.close()
+
+
+async def test_a_failing_backend_fails_only_its_program_after_one_retry() -> None:
+    backend = FlakyAer()
+    results = await _run_all(backend, BrokerSettings())
+    assert (
+        results["poison"]["error"] == "poison: backend aer failed: device calibration in progress"
+    )
+    assert "counts" not in results["poison"]
+    for name in "ab":
+        assert (
+            set(results[name]["counts"]) <= {"00", "11"}
+            and sum(results[name]["counts"].values()) == 100
+        )
+    assert backend.calls.count("poison") == 2
+
+
+async def test_a_hanging_backend_times_out() -> None:
+    backend = FlakyAer(hang=1.0)
+    results = await _run_all(backend, BrokerSettings(batch_timeout=0.2))
+    assert results["poison"]["error"] == "poison: backend aer failed: timed out after 0.2 s"
+    assert sum(results["a"]["counts"].values()) == sum(results["b"]["counts"].values()) == 100

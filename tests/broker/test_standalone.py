@@ -1,0 +1,139 @@
+"""A standalone broker (`sfq serve`) shared by several clients over HTTP."""
+
+from __future__ import annotations
+
+import base64
+import json
+import subprocess
+import threading
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from streamflow_quantum.broker import protocol
+from tests.conftest import run_tool, tool_env
+
+SECRET = "test-secret-0123456789"
+GHZ = 'OPENQASM 2.0;\ninclude "qelib1.inc";\nqreg q[{n}];\ncreg c[{n}];\nh q[0];\n{cx}measure q -> c;\n'
+
+
+def ghz(n: int) -> str:
+    return GHZ.format(n=n, cx="".join(f"cx q[{i}],q[{i + 1}];\n" for i in range(n - 1)))
+
+
+@pytest.fixture(scope="module")
+def broker_url() -> Iterator[str]:
+    server = subprocess.Popen(
+        ["sfq", "serve", "--port", "0", "--packing", "serial"],
+        env=tool_env(SFQ_BROKER_SECRET=SECRET),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    line = server.stdout.readline()
+    assert " at http://" in line, line
+    yield line.rsplit(" at ", 1)[1].strip()
+    server.terminate()
+    server.wait(timeout=30)
+
+
+def _call(
+    url: str, path: str, client: str, body: dict | None = None, secret: str = SECRET
+) -> tuple[int, dict]:
+    request = urllib.request.Request(
+        f"{url}/v1{path}",
+        None if body is None else json.dumps(body).encode(),
+        {protocol.SECRET_HEADER: protocol.bearer(secret), protocol.CLIENT_HEADER: client},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:
+            return response.status, json.load(response)
+    except urllib.error.HTTPError as e:
+        return e.code, {"text": e.read().decode()}
+
+
+def test_serve_refuses_to_start_without_a_secret() -> None:
+    done = run_tool("sfq", "serve", "--port", "0", timeout=60)
+    assert done.returncode == 2
+    assert done.stderr.strip() == (
+        "sfq serve: a shared secret is required: set SFQ_BROKER_SECRET or pass --secret-file FILE"
+    )
+
+
+def test_a_request_without_the_secret_is_rejected(broker_url: str) -> None:
+    status, answer = _call(broker_url, "/info", "a" * 32, secret="wrong")
+    assert status == 401
+    assert "missing or wrong broker secret" in answer["text"]
+    assert _call(broker_url, "/info", "a" * 32)[0] == 200
+
+
+def test_a_client_cannot_read_another_clients_result(broker_url: str) -> None:
+    alice, bob = "alice-key-" + "1" * 22, "bob-key-" + "2" * 24
+    program = {"name": "ghz", "data": base64.b64encode(ghz(2).encode()).decode(), "shots": 100}
+    _, answer = _call(broker_url, "/programs", alice, {"programs": [program]})
+    program_id = answer["programs"][0]["id"]
+    status, text = _call(broker_url, f"/programs/{program_id}?wait=5", bob)
+    assert (status, text["text"]) == (404, "no such program for this client")
+    status, result = _call(broker_url, f"/programs/{program_id}?wait=20", alice)
+    assert status == 200 and set(result["counts"]) <= {"00", "11"}
+
+
+def test_bad_circuits_among_concurrent_clients_lose_nothing(
+    broker_url: str, tmp_path: Path
+) -> None:
+    """Three `sfq sample` calls at once; one of them mixes a malformed circuit with good ones."""
+    for n in (2, 3, 4, 5):
+        (tmp_path / f"ghz{n}.qasm").write_text(ghz(n))
+    (tmp_path / "broken.qasm").write_text("OPENQASM 2.0;\nqreg q[2];\ncx q[0];\n")
+    calls = {
+        "mixed": ["ghz2.qasm", "broken.qasm", "ghz3.qasm"],
+        "one": ["ghz4.qasm"],
+        "two": ["ghz5.qasm", "ghz2.qasm"],
+    }
+    outcomes: dict[str, tuple[int, list[dict]]] = {}
+
+    def call(name: str, files: list[str]) -> None:
+        out = tmp_path / f"{name}.json"
+        done = run_tool(
+            "sfq",
+            "sample",
+            "--shots",
+            "200",
+            "--output",
+            out,
+            *files,
+            cwd=tmp_path,
+            SFQ_BROKER=broker_url,
+            SFQ_BROKER_SECRET=SECRET,
+        )
+        outcomes[name] = (done.returncode, json.loads(out.read_text())["results"])
+
+    threads = [threading.Thread(target=call, args=item) for item in calls.items()]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert outcomes["one"][0] == outcomes["two"][0] == 0
+    assert outcomes["mixed"][0] == 1
+    for name, files in calls.items():
+        for file, result in zip(files, outcomes[name][1], strict=True):
+            if file == "broken.qasm":
+                assert result["error"].startswith("broken.qasm: invalid OpenQASM 2:")
+                continue
+            width = int(file[3])
+            assert result["circuit"] == file
+            assert set(result["counts"]) <= {"0" * width, "1" * width}
+            assert sum(result["counts"].values()) == 200
+
+
+def test_a_wrong_broker_url_gives_one_clear_line(tmp_path: Path) -> None:
+    (tmp_path / "g.qasm").write_text(ghz(2))
+    done = run_tool(
+        "sfq", "sample", tmp_path / "g.qasm", SFQ_BROKER="http://127.0.0.1:9", SFQ_BROKER_SECRET="x"
+    )
+    assert done.returncode == 1
+    assert done.stderr.startswith("sfq sample: cannot reach the broker at http://127.0.0.1:9/v1")
+    assert len(done.stderr.strip().splitlines()) == 1

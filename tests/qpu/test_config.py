@@ -1,0 +1,98 @@
+"""The qpu deployment's configuration: schema validation and the README reference."""
+
+from __future__ import annotations
+
+import json
+import re
+from importlib.resources import files
+
+import pytest
+from streamflow.config.validator import SfValidator
+from streamflow.core.exception import WorkflowDefinitionException
+from streamflow.ext.utils import load_extensions
+
+from streamflow_quantum.connector.qpu import QPUConnector
+
+load_extensions()
+
+
+def _config(qpu: dict) -> dict:
+    return {
+        "version": "v1.0",
+        "workflows": {"w": {"type": "cwl", "config": {"file": "main.cwl"}, "bindings": []}},
+        "deployments": {"qpu": {"type": "qpu", "config": qpu}},
+    }
+
+
+def test_a_good_config_validates() -> None:
+    SfValidator().validate(
+        _config(
+            {
+                "backend": "aer:fake_brisbane",
+                "noise": False,
+                "vqpus": 4,
+                "packing": "noise-aware",
+                "batchWindow": 0.5,
+                "ibm": {"mode": "session"},
+                "shots": 2000,
+            }
+        )
+    )
+
+
+@pytest.mark.parametrize(
+    ("qpu", "message"),
+    [
+        ({"vqpus": 0}, "0 is less than the minimum of 1"),
+        (
+            {"packing": "fast"},
+            "'fast' is not one of ['serial', 'space', 'space-time', 'noise-aware']",
+        ),
+        ({"backend": "qpu"}, "'qpu' does not match"),
+        ({"shots": "many"}, "'many' is not of type 'integer'"),
+        ({"ibm": {"mode": "forever"}}, "'forever' is not one of ['job', 'batch', 'session']"),
+        (
+            {"ibm": {"token": "abc"}},
+            "Additional properties are not allowed ('token' was unexpected)",
+        ),
+        ({"brokr": "http://x"}, "Additional properties are not allowed ('brokr' was unexpected)"),
+        ({"broker": "localhost:8765"}, "'localhost:8765' does not match"),
+    ],
+)
+def test_bad_configs_are_rejected(qpu: dict, message: str) -> None:
+    with pytest.raises(WorkflowDefinitionException) as error:
+        SfValidator().validate(_config(qpu))
+    assert message in str(error.value)
+
+
+def test_unknown_device_lists_the_valid_ones() -> None:
+    with pytest.raises(
+        WorkflowDefinitionException,
+        match=r"unknown fake device 'fake_nope'.*fake_brisbane.*fake_torino",
+    ):
+        QPUConnector("qpu", "/tmp", backend="aer:fake_nope")
+
+
+def test_ibm_options_need_an_ibm_backend() -> None:
+    with pytest.raises(
+        WorkflowDefinitionException, match="'ibm' options need an 'ibm:<backend>' backend"
+    ):
+        QPUConnector("qpu", "/tmp", backend="aer", ibm={"mode": "batch"})
+
+
+def test_readme_reference_matches_the_schema(repo) -> None:
+    schema = json.loads(
+        files("streamflow_quantum.connector").joinpath("schemas/qpu.json").read_text()
+    )
+    readme = (repo / "README.md").read_text()
+    section = readme.split("## The `qpu` deployment", 1)[1].split("\n## ", 1)[0]
+    rows = dict(re.findall(r"^\| `([\w.]+)` \| [^|]+ \| ([^|]+) \|", section, re.MULTILINE))
+    expected = {}
+    for key, spec in schema["properties"].items():
+        for name, sub in (
+            [(f"ibm.{k}", v) for k, v in spec["properties"].items()]
+            if key == "ibm"
+            else [(key, spec)]
+        ):
+            expected[name] = f"`{json.dumps(sub['default'])}`" if "default" in sub else "—"
+    assert {k: v.strip() for k, v in rows.items()} == expected
