@@ -1,0 +1,121 @@
+"""`sfq bench overhead`: what the broker adds to a quantum step, against the backend's own time.
+
+A quantum step is one `sfq sample` process. Through an embedded broker (ideal Aer;
+serial, and space-time with its default 0.1 s batch window) its wall time is split into the backend's job time (the broker's
+started/finished stamps) and everything else: process start, HTTP, parsing,
+transpiling and queueing. The same circuit sampled with no broker (the step loads
+Qiskit and Aer itself) is the baseline measured in the same run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import secrets
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+from streamflow_quantum.broker import protocol
+from streamflow_quantum.broker.factory import build_broker
+from streamflow_quantum.broker.server import BrokerServer
+
+GHZ5 = (
+    'OPENQASM 2.0;\ninclude "qelib1.inc";\nqreg q[5];\ncreg c[5];\nh q[0];\n'
+    + "".join(f"cx q[{i}],q[{i + 1}];\n" for i in range(4))
+    + "measure q -> c;\n"
+)
+
+
+def _serve_in_thread(secret: str, packing: str) -> str:
+    ready: list[str] = []
+    started = threading.Event()
+
+    def serve() -> None:
+        async def main() -> None:
+            server = BrokerServer(build_broker(backend="aer", packing=packing), secret)
+            ready.append(await server.start())
+            started.set()
+            await asyncio.Event().wait()
+
+        asyncio.run(main())
+
+    threading.Thread(target=serve, daemon=True).start()
+    started.wait(timeout=60)
+    return ready[0]
+
+
+def _step(circuit: str, env: dict[str, str]) -> tuple[float, dict]:
+    with tempfile.TemporaryDirectory() as tmp:
+        out = os.path.join(tmp, "out.json")
+        begin = time.perf_counter()
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "streamflow_quantum.cli.main",
+                "sample",
+                "--shots",
+                "1000",
+                "--output",
+                out,
+                circuit,
+            ],
+            env=env,
+            check=True,
+        )
+        wall = time.perf_counter() - begin
+        with open(out) as f:
+            return wall, json.load(f)["results"][0]
+
+
+def measure(steps: int, packing: str) -> dict[str, float | str]:
+    secret = secrets.token_hex(16)
+    url = _serve_in_thread(secret, packing)
+    env_base = {k: v for k, v in os.environ.items() if not k.startswith("SFQ_")}
+    with tempfile.NamedTemporaryFile("w", suffix=".qasm", delete=False) as f:
+        f.write(GHZ5)
+    brokered, backend, direct = [], [], []
+    broker_env = env_base | {protocol.ENV_URL: url, protocol.ENV_SECRET: secret}
+    _step(f.name, broker_env)  # warm the broker's pass manager
+    for _ in range(steps):
+        wall, result = _step(f.name, broker_env)
+        brokered.append(wall)
+        backend.append(result["times"]["finished"] - result["times"]["started"])
+    for _ in range(max(2, steps // 5)):
+        direct.append(_step(f.name, env_base)[0])
+    os.unlink(f.name)
+    step, job = statistics.median(brokered), statistics.median(backend)
+    return {
+        "packing": packing,
+        "steps": steps,
+        "step_wall_s": step,
+        "backend_job_s": job,
+        "overhead_s": step - job,
+        "direct_step_wall_s": statistics.median(direct),
+        "direct_over_brokered": statistics.median(direct) / step,
+    }
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="sfq bench overhead", description=__doc__)
+    parser.add_argument("--json", required=True, help="where to write the figures")
+    parser.add_argument("--quick", action="store_true", help="fewer steps")
+    args = parser.parse_args(argv)
+    results = [measure(5 if args.quick else 20, packing) for packing in ("serial", "space-time")]
+    with open(args.json, "w") as f:
+        json.dump({"results": results}, f, indent=2)
+    print("quantum steps through an embedded broker (median; GHZ-5, 1000 shots, ideal Aer):")
+    print(f"{'packing':<11} {'step wall':>10} {'backend':>8} {'round trip':>11} {'no broker':>10}")
+    for r in results:
+        print(
+            f"{r['packing']:<11} {r['step_wall_s']:>9.3f}s {r['backend_job_s']:>7.3f}s "
+            f"{r['overhead_s']:>10.3f}s {r['direct_step_wall_s']:>9.3f}s"
+        )
+    print("target: round trip <= 0.3 s per quantum step")
+    return 0
