@@ -1,0 +1,375 @@
+"""`sfq bench vqpu --json FILE [--quick]`: N concurrent colouring jobs sharing one QPU.
+
+The experiment of "Three ways to share a QPU" (section 4.3.1, Figures 7-8): N
+identical BBQ-MIS colouring jobs on one graph start at once; after every quantum
+execution each sleeps k x its quantum time (the classical load). Policies:
+
+- exclusive: each job holds the QPU for its whole run (one QPU license: a Slurm job
+  with ``--licenses=qpu:<all>``, or a file lock where no Slurm controller answers);
+- vqpu: jobs share the QPU in time through one standalone broker, FIFO, serial;
+- vqpu+packing: the same broker with HyperQ space-time packing.
+
+The QPU is Aer under design.md's device-time clock (see vqpu_qpu.py and
+docs/vqpu.md). The baseline ``exclusive_total_s`` is N x the exclusive N=1 total
+at the same k, measured in the same run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from streamflow_quantum.bench.packer import Clock
+from streamflow_quantum.bench.vqpu_metrics import JobRecord, summarise
+from streamflow_quantum.bench.vqpu_qpu import SharedQPU
+
+#: Policy -> the broker's packing policy.
+POLICIES = {"exclusive": "serial", "vqpu": "serial", "vqpu+packing": "space-time"}
+DEFAULT_GRAPH = Path(__file__).resolve().parents[2] / "workflows" / "coloring" / "graph.txt"
+TARGET = {"policy": "vqpu+packing", "n": 8, "k": 2.0, "ratio": 0.25, "occupancy": 0.80}
+#: Most seconds one run may take before the benchmark gives up on it.
+RUN_TIMEOUT_S = 900.0
+
+
+class BenchError(RuntimeError):
+    """A job failed or Slurm refused it; the message says which and why."""
+
+
+@dataclass
+class Settings:
+    graph: str
+    max_nodes: int
+    maxiter: int
+    shots: int
+    seed: int
+    device: str
+    window: float
+    exclusive_via: str
+
+    def job_command(self, i: int, k: float, record: Path, license_file: Path | None) -> list[str]:
+        command = [sys.executable, "-m", "streamflow_quantum.bench.vqpu_job"]
+        command += ["--k", str(k), "--record", str(record)]
+        if license_file is not None:
+            command += ["--license", str(license_file)]
+        solve = ["--graph", self.graph, "--max-nodes", str(self.max_nodes)]
+        solve += ["--maxiter", str(self.maxiter), "--shots", str(self.shots)]
+        solve += ["--seed", str(self.seed + i), "--out", str(record.with_suffix(".coloring.json"))]
+        return [*command, "--", *solve]
+
+
+def _failure(record: Path, log: Path) -> BenchError:
+    tail = log.read_text(errors="replace").strip().splitlines()[-3:] if log.exists() else []
+    return BenchError(f"job {record.stem} failed: {' | '.join(tail) or 'no output'}")
+
+
+def _records(paths: list[Path], launched: list[float]) -> list[JobRecord]:
+    records = []
+    for path, at in zip(paths, launched, strict=True):
+        data = json.loads(path.read_text())
+        if data["code"] != 0:
+            raise _failure(path, path.with_suffix(".log"))
+        records.append(JobRecord.from_dict(data | {"launched": at}))
+    return records
+
+
+def run_local(commands: list[list[str]], env: dict[str, str], logs: list[Path]) -> list[float]:
+    """Start every job, let each load Qiskit, then release them at once."""
+    procs = []
+    for command, log in zip(commands, logs, strict=True):
+        with open(log, "w") as err:
+            procs.append(
+                subprocess.Popen(
+                    [*command[:3], "--wait-go", *command[3:]],
+                    stdin=subprocess.PIPE,
+                    stdout=subprocess.PIPE,
+                    stderr=err,
+                    env=env,
+                    text=True,
+                )
+            )
+    for proc in procs:
+        proc.stdout.readline()
+    go = time.time()
+    for proc in procs:
+        proc.stdin.write("go\n")
+        proc.stdin.close()
+    deadline = time.monotonic() + RUN_TIMEOUT_S
+    for proc in procs:
+        try:
+            proc.wait(timeout=max(1.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            for other in procs:
+                other.kill()
+            raise BenchError(f"jobs still running after {RUN_TIMEOUT_S:g} s") from None
+    return [go] * len(procs)
+
+
+def slurm_available() -> bool:
+    if shutil.which("sbatch") is None:
+        return False
+    ping = subprocess.run(["scontrol", "ping"], capture_output=True, text=True, check=False)
+    return ping.returncode == 0 and "UP" in ping.stdout
+
+
+def qpu_licenses() -> int:
+    shown = subprocess.run(
+        ["scontrol", "show", "licenses", "qpu"], capture_output=True, text=True, check=False
+    )
+    found = re.search(r"Total=(\d+)", shown.stdout)
+    if found is None:
+        raise BenchError(
+            "the Slurm cluster has no qpu license; run `sfq cluster up` or use --exclusive-via lock"
+        )
+    return int(found.group(1))
+
+
+def run_slurm(
+    commands: list[list[str]], env: dict[str, str], logs: list[Path], records: list[Path]
+) -> list[float]:
+    """One sbatch per job holding every qpu license: one job on the QPU at a time."""
+    licenses = qpu_licenses()
+    launched, ids = [], []
+    for command, log in zip(commands, logs, strict=True):
+        submit = [
+            "sbatch",
+            "--parsable",
+            "--job-name=sfq-vqpu",
+            "--partition=compute",
+            "--nodes=1",
+            f"--licenses=qpu:{licenses}",
+            f"--output={log}",
+            f"--wrap={shlex.join(command)}",
+        ]
+        done = subprocess.run(submit, capture_output=True, text=True, env=env, check=False)
+        if done.returncode != 0:
+            raise BenchError(f"sbatch refused a job: {done.stderr.strip()}")
+        launched.append(time.time())
+        ids.append(done.stdout.strip().split(";")[0])
+    deadline = time.monotonic() + RUN_TIMEOUT_S
+    while not all(r.exists() for r in records):
+        queued = subprocess.run(
+            ["squeue", "-h", "-o", "%i", "-j", ",".join(ids)],
+            capture_output=True,
+            text=True,
+            check=False,
+        ).stdout.split()
+        lost = [r for r, i in zip(records, ids, strict=True) if i not in queued and not r.exists()]
+        if lost and not all(r.exists() for r in lost):
+            time.sleep(1.0)  # the record may land just after the job leaves the queue
+            if missing := [r for r in lost if not r.exists()]:
+                raise _failure(missing[0], missing[0].with_suffix(".log"))
+        if time.monotonic() > deadline:
+            subprocess.run(["scancel", *ids], check=False)
+            raise BenchError(f"Slurm jobs {','.join(ids)} not done after {RUN_TIMEOUT_S:g} s")
+        time.sleep(0.2)
+    return launched
+
+
+def run_once(policy: str, n: int, k: float, qpu: SharedQPU, settings: Settings) -> dict[str, Any]:
+    """Launch N jobs at once under ``policy`` and measure them."""
+    env = {key: v for key, v in os.environ.items() if not key.startswith("SFQ_")} | qpu.env
+    assert qpu.qpu is not None
+    qpu.qpu.take_intervals()
+    with tempfile.TemporaryDirectory(prefix="sfq-vqpu-") as tmp:
+        records = [Path(tmp, f"job-{i}.json") for i in range(n)]
+        logs = [r.with_suffix(".log") for r in records]
+        via_slurm = policy == "exclusive" and settings.exclusive_via == "slurm"
+        license_file = Path(tmp, "qpu.license") if policy == "exclusive" and not via_slurm else None
+        commands = [settings.job_command(i, k, r, license_file) for i, r in enumerate(records)]
+        if via_slurm:
+            launched = run_slurm(commands, env, logs, records)
+        else:
+            launched = run_local(commands, env, logs)
+        missing = [r for r in records if not r.exists()]
+        if missing:
+            raise _failure(missing[0], missing[0].with_suffix(".log"))
+        jobs = _records(records, launched)
+    return {"policy": policy, "n": n, "k": k} | summarise(jobs, qpu.qpu.take_intervals())
+
+
+def measure(
+    policies: list[str], ns: list[int], ks: list[float], settings: Settings, clock: Clock
+) -> list[dict[str, Any]]:
+    packings = sorted({POLICIES[p] for p in [*policies, "exclusive"]})
+    results = []
+    with contextlib.ExitStack() as stack:
+        qpus = {
+            p: stack.enter_context(SharedQPU(settings.device, p, clock, settings.window))
+            for p in packings
+        }
+        for k in ks:
+            alone = run_once("exclusive", 1, k, qpus["serial"], settings)
+            t1 = alone["total_s"]
+            for policy in policies:
+                for n in ns:
+                    row = (
+                        alone
+                        if (policy, n) == ("exclusive", 1)
+                        else run_once(policy, n, k, qpus[POLICIES[policy]], settings)
+                    )
+                    row = row | {
+                        "exclusive_total_s": n * t1,
+                        "total_over_exclusive": row["total_s"] / (n * t1),
+                        "t1_s": t1,
+                    }
+                    results.append(row)
+                    print(
+                        f"  {policy:12} N={n} k={k:g}: {row['total_s']:.1f} s, "
+                        f"{row['total_over_exclusive']:.2f} x N*t1",
+                        flush=True,
+                    )
+    return results
+
+
+def table(results: list[dict[str, Any]]) -> str:
+    lines = [
+        f"{'policy':12} {'N':>2} {'k':>3} {'total s':>8} {'N*t1 s':>8} {'ratio':>6} "
+        f"{'occupancy':>9} {'queue s':>8} {'QPU s':>7} {'batches':>7} {'runtime s min/med/max':>22}"
+    ]
+    for r in results:
+        runtimes = sorted(r["runtimes_s"])
+        spread = f"{runtimes[0]:.1f}/{runtimes[len(runtimes) // 2]:.1f}/{runtimes[-1]:.1f}"
+        lines.append(
+            f"{r['policy']:12} {r['n']:>2} {r['k']:>3g} {r['total_s']:>8.1f} "
+            f"{r['exclusive_total_s']:>8.1f} {r['total_over_exclusive']:>6.2f} "
+            f"{r['qpu_occupancy']:>9.1%} {r['mean_queue_s']:>8.2f} {r['qpu_busy_s']:>7.1f} "
+            f"{r['batches']:>7} {spread:>22}"
+        )
+    return "\n".join(lines)
+
+
+def target_line(results: list[dict[str, Any]]) -> str:
+    row = next(
+        (
+            r
+            for r in results
+            if (r["policy"], r["n"], r["k"]) == (TARGET["policy"], TARGET["n"], TARGET["k"])
+        ),
+        None,
+    )
+    head = (
+        f"target at N={TARGET['n']}, k={TARGET['k']:g}, {TARGET['policy']}: "
+        f"total <= {TARGET['ratio']}x N*t1 and occupancy >= {TARGET['occupancy']:.0%}"
+    )
+    if row is None:
+        return f"{head}: not in this grid (run without --quick)"
+    return (
+        f"{head}: measured {row['total_over_exclusive']:.2f}x and {row['qpu_occupancy']:.0%} "
+        f"(the paper gives curves only, Figures 7-8)"
+    )
+
+
+def _floats(text: str) -> list[float]:
+    return [float(x) for x in text.split(",")]
+
+
+def _ints(text: str) -> list[int]:
+    return [int(x) for x in text.split(",")]
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="sfq bench vqpu", description=__doc__.splitlines()[0])
+    parser.add_argument("--json", type=Path, required=True, help="write the figures here")
+    parser.add_argument(
+        "--quick", action="store_true", help="N=1,2,4, k=0,2, one search node (well under 2 min)"
+    )
+    parser.add_argument("--n", type=_ints, help="concurrent jobs (default 1,2,4,8)")
+    parser.add_argument("--k", type=_floats, help="classical delay factors (default 0,1,2)")
+    parser.add_argument(
+        "--policies", default=",".join(POLICIES), help=f"subset of {','.join(POLICIES)}"
+    )
+    parser.add_argument("--graph", default=str(DEFAULT_GRAPH), help="edge list, 'u v' per line")
+    parser.add_argument("--max-nodes", type=int, help="search nodes per job (default 2; quick 1)")
+    parser.add_argument(
+        "--maxiter", type=int, help="QAOA evaluations per node (default 4; quick 3)"
+    )
+    parser.add_argument("--shots", type=int, default=256, help="shots per execution (default 256)")
+    parser.add_argument("--seed", type=int, default=1, help="job i samples with seed+i")
+    parser.add_argument(
+        "--device", default="aer:fake_brisbane", help="backend the QPU simulates (noise off)"
+    )
+    parser.add_argument(
+        "--overhead", type=float, help="modelled seconds per QPU job (default 0.2; quick 0.1)"
+    )
+    parser.add_argument(
+        "--rep-delay", type=float, default=Clock.rep_delay_s, help="seconds between shots"
+    )
+    parser.add_argument(
+        "--window", type=float, default=0.1, help="broker batch window in seconds (packing)"
+    )
+    parser.add_argument(
+        "--exclusive-via",
+        choices=["auto", "slurm", "lock"],
+        default="auto",
+        help="one QPU license as a Slurm license (auto: when a controller answers) or a file lock",
+    )
+    parser.add_argument("--plots", type=Path, help="also draw Figures 7-8 as PNGs in this folder")
+    return parser
+
+
+def main(argv: list[str]) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    policies = args.policies.split(",")
+    if unknown := [p for p in policies if p not in POLICIES]:
+        parser.error(f"unknown policies {unknown}; use a subset of {','.join(POLICIES)}")
+    if not Path(args.graph).exists():
+        parser.error(f"no graph file {args.graph}; pass --graph FILE ('u v' per line)")
+    ns = args.n or ([1, 2, 4] if args.quick else [1, 2, 4, 8])
+    ks = args.k or ([0.0, 2.0] if args.quick else [0.0, 1.0, 2.0])
+    if min(ns) < 1 or min(ks) < 0:
+        parser.error("--n must be at least 1 and --k at least 0")
+    via = args.exclusive_via
+    if via == "auto":
+        via = "slurm" if slurm_available() else "lock"
+    elif via == "slurm" and not slurm_available():
+        parser.error(
+            "no Slurm controller answers; run `sfq cluster up` or use --exclusive-via lock"
+        )
+    overhead = args.overhead if args.overhead is not None else (0.1 if args.quick else 0.2)
+    clock = Clock(overhead, args.rep_delay, args.shots)
+    settings = Settings(
+        graph=str(Path(args.graph).resolve()),
+        max_nodes=args.max_nodes or (1 if args.quick else 2),
+        maxiter=args.maxiter or (3 if args.quick else 4),
+        shots=args.shots,
+        seed=args.seed,
+        device=args.device,
+        window=args.window,
+        exclusive_via=via,
+    )
+    print(
+        f"{settings.device} under the device-time clock (overhead {clock.overhead_s} s, "
+        f"rep_delay {clock.rep_delay_s * 1e6:.0f} us, {clock.shots} shots); exclusive via {via}",
+        flush=True,
+    )
+    try:
+        results = measure(policies, ns, ks, settings, clock)
+    except BenchError as error:
+        print(f"sfq bench vqpu: {error}", file=sys.stderr)
+        return 1
+    args.json.write_text(
+        json.dumps(
+            {"clock": asdict(clock), "settings": asdict(settings), "results": results}, indent=2
+        )
+    )
+    print(table(results))
+    print(target_line(results))
+    if args.plots:
+        from streamflow_quantum.bench.vqpu_plots import draw
+
+        for path in draw(results, args.plots):
+            print(f"wrote {path}")
+    return 0
