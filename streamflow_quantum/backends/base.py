@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import threading
 from abc import ABC, abstractmethod
 from collections import Counter
 from typing import TYPE_CHECKING
@@ -34,6 +35,8 @@ class Backend(ABC):
         self.target = target
         #: False for an ideal simulator: any qubit pairs with any other.
         self.has_coupling = has_coupling
+        #: A PassManager is not thread-safe, and the broker prepares programs in worker threads.
+        self._compile_lock = threading.Lock()
 
     @property
     def num_qubits(self) -> int:
@@ -54,7 +57,8 @@ class Backend(ABC):
                 f"{circuit.name}: needs {circuit.num_qubits} qubits but {self.name} has "
                 f"{self.num_qubits}; use a larger device or a smaller circuit"
             )
-        return self.pass_manager.run(circuit)
+        with self._compile_lock:
+            return self.pass_manager.run(circuit)
 
     def duration_s(self, circuit: QuantumCircuit) -> float:
         """Device time of one shot along the critical path, or 0 where the Target has no durations."""
