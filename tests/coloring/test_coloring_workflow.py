@@ -1,0 +1,47 @@
+"""The BBQ-MIS colouring workflow end to end on its default 9-vertex graph."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from streamflow_quantum.applications.step_files import load_edge_list
+from tests.conftest import REPO
+from tests.qaoa.workflow_runs import run_cwltool, run_streamflow
+
+pytestmark = pytest.mark.slow
+
+GRAPH = REPO / "workflows" / "coloring" / "graph.txt"
+
+
+@pytest.mark.parametrize("runner", [run_cwltool, run_streamflow], ids=["cwltool", "streamflow"])
+def test_coloring_workflow_colours_the_default_graph(
+    runner: Callable[..., Path], tmp_path: Path
+) -> None:
+    inputs = {"graph": {"class": "File", "path": str(GRAPH)}, "maxiter": 4, "shots": 128}
+    result = json.loads((runner("coloring", tmp_path, inputs) / "coloring.json").read_text())
+    graph = load_edge_list(GRAPH)
+    colors = {int(v): c for v, c in result["colors"].items()}
+    assert colors.keys() == set(graph)
+    assert all(colors[u] != colors[v] for u, v in graph.edges())
+    assert result["num_colors"] == len(set(colors.values())) == 5  # its chromatic number
+    assert result["lower_bound"] == 4 and result["gap"] == 1 and not result["optimal"]
+    assert 1 <= result["nodes_explored"] <= 20  # the root's layer at least ran on the QPU
+
+
+def test_a_graph_solved_by_its_bounds_skips_the_search(tmp_path: Path) -> None:
+    petersen = tmp_path / "petersen.txt"
+    petersen.write_text(
+        "".join(f"{i} {(i + 1) % 5}\n{i} {i + 5}\n{i + 5} {(i + 2) % 5 + 5}\n" for i in range(5))
+    )
+    result = json.loads(
+        (
+            run_cwltool("coloring", tmp_path, {"graph": {"class": "File", "path": str(petersen)}})
+            / "coloring.json"
+        ).read_text()
+    )
+    assert result["num_colors"] == result["lower_bound"] == 3
+    assert result["nodes_explored"] == 0

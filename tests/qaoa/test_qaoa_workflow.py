@@ -1,0 +1,29 @@
+"""The QAOA MaxCut workflow end to end, on a 6-node 3-regular graph."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from streamflow_quantum.applications.qaoa.maxcut import random_regular
+from tests.qaoa.workflow_runs import run_cwltool, run_streamflow
+
+pytestmark = pytest.mark.slow
+
+INPUTS = {"nodes": 6, "seed": 3, "maxiter": 5, "shots": 256, "final_shots": 512}
+
+
+@pytest.mark.parametrize("runner", [run_cwltool, run_streamflow], ids=["cwltool", "streamflow"])
+def test_qaoa_workflow_reports_a_real_cut(runner: Callable[..., Path], tmp_path: Path) -> None:
+    result = json.loads((runner("qaoa", tmp_path, INPUTS) / "result.json").read_text())
+    graph = random_regular(6, seed=3)
+    side0, side1 = result["cut"]
+    assert sorted(side0 + side1) == sorted(graph)
+    assert result["cut_value"] == sum((u in side0) != (v in side0) for u, v in graph.edges())
+    assert graph.number_of_edges() / 2 < result["cut_value"] <= result["best_known"]
+    assert result["best_known_method"] == "brute-force"
+    assert result["approximation_ratio"] == result["cut_value"] / result["best_known"]
+    assert 1 <= result["iterations"] == len(result["energy_history"]) <= 5

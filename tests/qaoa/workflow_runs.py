@@ -1,0 +1,51 @@
+"""Running a graph workflow end to end under cwltool or `streamflow run`, on small inputs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from tests.conftest import REPO, run_tool
+
+
+def run_cwltool(workflow: str, tmp_path: Path, inputs: dict[str, Any]) -> Path:
+    """The output directory of ``workflows/<workflow>/main.cwl`` run on ``inputs``."""
+    job = tmp_path / "inputs.json"
+    job.write_text(json.dumps(inputs))
+    out = tmp_path / "out"
+    done = run_tool(
+        "cwltool",
+        "--enable-ext",
+        "--outdir",
+        out,
+        REPO / "workflows" / workflow / "main.cwl",
+        job,
+        cwd=tmp_path,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return out
+
+
+def run_streamflow(workflow: str, tmp_path: Path, inputs: dict[str, Any]) -> Path:
+    """The output directory of ``workflows/<workflow>/streamflow.yml`` run on ``inputs``,
+    with its own run database (the default one is shared by every run on the machine)."""
+    directory = REPO / "workflows" / workflow
+    config = yaml.safe_load((directory / "streamflow.yml").read_text())
+    (tmp_path / "inputs.yml").write_text(yaml.safe_dump(inputs))
+    for entry in config["workflows"].values():
+        entry["config"] = {
+            "file": str(directory / "main.cwl"),
+            "settings": str(tmp_path / "inputs.yml"),
+        }
+    config["database"] = {"type": "default", "config": {"connection": str(tmp_path / "sqlite.db")}}
+    (tmp_path / "streamflow.yml").write_text(yaml.safe_dump(config))
+    out = tmp_path / "out"
+    done = run_tool(
+        "streamflow", "run", tmp_path / "streamflow.yml", "--outdir", out, cwd=tmp_path, timeout=600
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    return out
