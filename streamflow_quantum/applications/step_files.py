@@ -1,12 +1,17 @@
-"""Files the graph applications' workflow steps read and write: edge lists and JSON."""
+"""What the graph applications' step CLIs share: edge lists, JSON files, running a step."""
 
 from __future__ import annotations
 
+import argparse
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
 import networkx as nx
+
+from streamflow_quantum.broker.client import SamplingError
+from streamflow_quantum.broker.model import ProgramError
 
 
 def load_edge_list(path: str | Path) -> nx.Graph:
@@ -34,3 +39,15 @@ def read_json(path: str | Path) -> dict[str, Any]:
 
 def write_json(path: str | Path, data: dict[str, Any]) -> None:
     Path(path).write_text(json.dumps(data, indent=1) + "\n")
+
+
+def run_step(parser: argparse.ArgumentParser, argv: list[str]) -> int:
+    """Run the step ``argv`` chooses (its ``run`` default); errors a user can fix
+    print one line and exit 2."""
+    args = parser.parse_args(argv)
+    try:
+        args.run(args)
+    except (ValueError, KeyError, ProgramError, SamplingError) as error:
+        print(f"{parser.prog} {args.step}: {error}", file=sys.stderr)
+        return 2
+    return 0

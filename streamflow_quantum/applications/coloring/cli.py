@@ -12,15 +12,18 @@ once the search is over, and ``coloring.json`` always holds a proper colouring.
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 import networkx as nx
 
 from streamflow_quantum.applications.coloring.mis import MisSolver, annealing_mis, qaoa_mis
 from streamflow_quantum.applications.coloring.search import ColoringSearch
-from streamflow_quantum.applications.step_files import load_edge_list, read_json, write_json
-from streamflow_quantum.broker.model import ProgramError
+from streamflow_quantum.applications.step_files import (
+    load_edge_list,
+    read_json,
+    run_step,
+    write_json,
+)
 
 
 def _mis_solver(args: argparse.Namespace) -> MisSolver:
@@ -154,10 +157,4 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str]) -> int:
-    args = _parser().parse_args(argv)
-    try:
-        args.run(args)
-    except (ValueError, KeyError, ProgramError) as error:
-        print(f"sfq coloring {args.step}: {error}", file=sys.stderr)
-        return 2
-    return 0
+    return run_step(_parser(), argv)

@@ -9,12 +9,15 @@ finish   (quantum)   -> result.json   sample the best parameters, report the cut
 from __future__ import annotations
 
 import argparse
-import sys
 
 from streamflow_quantum.applications.qaoa import steps
 from streamflow_quantum.applications.qaoa.maxcut import random_regular
-from streamflow_quantum.applications.step_files import load_edge_list, read_json, write_json
-from streamflow_quantum.broker.model import ProgramError
+from streamflow_quantum.applications.step_files import (
+    load_edge_list,
+    read_json,
+    run_step,
+    write_json,
+)
 
 
 def _problem(args: argparse.Namespace) -> None:
@@ -80,10 +83,4 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str]) -> int:
-    args = _parser().parse_args(argv)
-    try:
-        args.run(args)
-    except (ValueError, KeyError, ProgramError) as error:
-        print(f"sfq qaoa {args.step}: {error}", file=sys.stderr)
-        return 2
-    return 0
+    return run_step(_parser(), argv)
