@@ -45,3 +45,22 @@ def test_a_graph_solved_by_its_bounds_skips_the_search(tmp_path: Path) -> None:
     )
     assert result["num_colors"] == result["lower_bound"] == 3
     assert result["nodes_explored"] == 0
+
+
+@pytest.mark.slurm
+def test_on_slurm_each_classical_step_is_its_own_compute_job(tmp_path: Path) -> None:
+    from streamflow_quantum.cluster.records import last_job_id, read_records
+
+    first = last_job_id()
+    inputs = {"graph": {"class": "File", "path": str(GRAPH)}, "maxiter": 3, "shots": 128}
+    out = run_streamflow("coloring", tmp_path, inputs, "streamflow-slurm.yml")
+    result = json.loads((out / "coloring.json").read_text())
+    jobs = [r for r in read_records(after=first) if r.workdir.startswith(str(tmp_path / "jobs"))]
+    # init, then one branch per layer of at most `width` (4) MIS steps; the MIS steps
+    # themselves run on the qpu, not as Slurm jobs.
+    layers = -(-result["nodes_explored"] // 4)
+    assert len(jobs) >= 1 + layers >= 2
+    assert all(
+        job.partition == "compute" and job.node_count == 1 and job.state == "COMPLETED"
+        for job in jobs
+    )

@@ -30,17 +30,22 @@ def run_cwltool(workflow: str, tmp_path: Path, inputs: dict[str, Any]) -> Path:
     return out
 
 
-def run_streamflow(workflow: str, tmp_path: Path, inputs: dict[str, Any]) -> Path:
-    """The output directory of ``workflows/<workflow>/streamflow.yml`` run on ``inputs``,
-    with its own run database (the default one is shared by every run on the machine)."""
+def run_streamflow(
+    workflow: str, tmp_path: Path, inputs: dict[str, Any], config_file: str = "streamflow.yml"
+) -> Path:
+    """The output directory of ``workflows/<workflow>/<config_file>`` run on ``inputs``,
+    with its own run database (the default one is shared by every run on the machine)
+    and every job's directory under ``tmp_path / "jobs"`` (where Slurm records it)."""
     directory = REPO / "workflows" / workflow
-    config = yaml.safe_load((directory / "streamflow.yml").read_text())
+    config = yaml.safe_load((directory / config_file).read_text())
     (tmp_path / "inputs.yml").write_text(yaml.safe_dump(inputs))
     for entry in config["workflows"].values():
         entry["config"] = {
             "file": str(directory / "main.cwl"),
             "settings": str(tmp_path / "inputs.yml"),
         }
+    for deployment in config["deployments"].values():
+        deployment["workdir"] = str(tmp_path / "jobs")
     config["database"] = {"type": "default", "config": {"connection": str(tmp_path / "sqlite.db")}}
     (tmp_path / "streamflow.yml").write_text(yaml.safe_dump(config))
     out = tmp_path / "out"
