@@ -27,3 +27,16 @@ def test_qaoa_workflow_reports_a_real_cut(runner: Callable[..., Path], tmp_path:
     assert result["best_known_method"] == "brute-force"
     assert result["approximation_ratio"] == result["cut_value"] / result["best_known"]
     assert 1 <= result["iterations"] == len(result["energy_history"]) <= 5
+
+
+@pytest.mark.slurm
+def test_on_slurm_the_problem_and_every_update_are_compute_jobs(tmp_path: Path) -> None:
+    from streamflow_quantum.cluster.records import last_job_id, read_records
+
+    first = last_job_id()
+    out = run_streamflow("qaoa", tmp_path, INPUTS | {"maxiter": 3}, "streamflow-slurm.yml")
+    result = json.loads((out / "result.json").read_text())
+    jobs = [r for r in read_records(after=first) if r.workdir.startswith(str(tmp_path / "jobs"))]
+    # `problem`, then one `update` per evaluation; evaluations run on the qpu.
+    assert len(jobs) == 1 + result["iterations"]
+    assert all(job.partition == "compute" and job.state == "COMPLETED" for job in jobs)
