@@ -35,8 +35,8 @@ def test_concurrent_jobs_compile_concurrently() -> None:
 def test_two_jobs_share_the_qpu_faster_than_exclusive(tmp_path: Path) -> None:
     out = tmp_path / "vqpu.json"
     done = run_tool(
-        "sfq", "bench", "vqpu", "--json", out, "--quick", "--n", "2", "--k", "2",
-        "--maxiter", "2", "--exclusive-via", "lock", timeout=240,
+        "sfq", "bench", "vqpu", "--json", out, "--n", "2", "--k", "2", "--max-nodes", "1",
+        "--maxiter", "2", "--overhead", "0.1", "--exclusive-via", "lock", timeout=240,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     results = json.loads(out.read_text())["results"]
