@@ -155,7 +155,7 @@ def test_bad_input_gives_one_line_that_says_what_is_wrong(
     path = tmp_path / "points.csv"
     if content is not None:
         path.write_text(content)
-    assert main(["dataset", "--points", str(path), "--out", str(tmp_path / "points.npz")]) == 1
+    assert main(["dataset", "--points", str(path), "--out", str(tmp_path / "points.npz")]) == 2
     error = capsys.readouterr().err
     assert error.startswith("sfq clustering dataset: ")
     assert message in error
@@ -166,5 +166,5 @@ def test_a_file_from_the_wrong_step_is_named(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     np.savez(tmp_path / "points.npz", points=np.zeros((3, 2)))
-    assert main(["mis", "--qubo", str(tmp_path / "points.npz"), "--round", "1"]) == 1
+    assert main(["mis", "--qubo", str(tmp_path / "points.npz"), "--round", "1"]) == 2
     assert "lacks qubo: is it the output of the right step?" in capsys.readouterr().err

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import shutil
-import sys
 import time
 from pathlib import Path
 
@@ -19,8 +18,7 @@ import numpy as np
 
 from streamflow_quantum.applications.clustering import dataset, files, methods, mis, scoring
 from streamflow_quantum.applications.clustering.consensus import Candidates, mis_qubo
-from streamflow_quantum.applications.step_files import read_json, write_json
-from streamflow_quantum.broker.client import SamplingError
+from streamflow_quantum.applications.step_files import read_json, run_step, write_json
 
 
 def _dataset(args: argparse.Namespace) -> None:
@@ -157,10 +155,4 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str]) -> int:
-    args = _parser().parse_args(argv)
-    try:
-        args.run(args)
-    except (ValueError, SamplingError) as error:
-        print(f"sfq clustering {args.step}: {error}", file=sys.stderr)
-        return 1
-    return 0
+    return run_step(_parser(), argv)
