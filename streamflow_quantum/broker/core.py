@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import hashlib
 import logging
+import threading
 import time
 from collections import deque
 from collections.abc import Sequence
@@ -67,6 +68,9 @@ class Broker:
         self._done: dict[str, asyncio.Future[dict[str, Any]]] = {}
         self._finished: deque[tuple[float, str]] = deque()
         self._arrived = asyncio.Event()
+        # Qiskit's pass managers keep per-run state on their passes, and the policy's
+        # state is shared: one thread at a time compiles or packs.
+        self._policy_lock = threading.Lock()
         self._task: asyncio.Task[None] | None = None
 
     # -- lifecycle ---------------------------------------------------------------
@@ -138,7 +142,12 @@ class Broker:
             raise ProgramError(
                 f"{program.name}: shots must be a positive integer, not {program.shots}"
             )
-        self.policy.prepare(program)
+        with self._policy_lock:
+            self.policy.prepare(program)
+
+    def _next_batch(self, queue: list[Program]) -> Batch:
+        with self._policy_lock:
+            return self.policy.next_batch(queue)
 
     # -- dispatch ----------------------------------------------------------------
 
@@ -149,7 +158,19 @@ class Broker:
                 await self._arrived.wait()
             if self.policy.packs:
                 await self._gather_window()
-            batch = self.policy.next_batch(self._queue)
+            # Packing and composing take a while on a large device: off the event loop,
+            # on a snapshot of the queue (programs may arrive meanwhile).
+            queue = list(self._queue)
+            try:
+                batch = await asyncio.to_thread(self._next_batch, queue)
+            except Exception as e:  # a packing bug must not stall every client
+                logger.exception("the %s policy failed on %s", self.policy.name, queue[0].name)
+                self._queue.remove(queue[0])
+                self._finish(
+                    queue[0],
+                    error=f"{queue[0].name}: the {self.policy.name} policy failed: {_reason(e)}",
+                )
+                continue
             taken = {id(p) for p in batch.programs}
             self._queue = [p for p in self._queue if id(p) not in taken]
             await self._run(batch)
@@ -178,6 +199,10 @@ class Broker:
             job, counts = await asyncio.wait_for(
                 asyncio.to_thread(self.backend.run, batch, seed), self._timeout(batch)
             )
+            if len(counts) != len(batch.placements):
+                raise RuntimeError(
+                    f"got counts for {len(counts)} of {len(batch.placements)} programs"
+                )
         except Exception as e:  # any backend failure fails only this batch's programs
             reason = (
                 f"timed out after {self._timeout(batch):g} s"
@@ -186,6 +211,7 @@ class Broker:
             )
             self._failed(batch, reason)
             return
+        unfinished = []
         for placement, part in zip(batch.placements, counts, strict=True):
             program = placement.program
             program.counts.update(part)
@@ -194,9 +220,10 @@ class Broker:
             program.batches.append(batch.id)
             program.placement = placement.qubits
             if program.shots_left > 0:
-                self._queue.append(program)
+                unfinished.append(program)
             else:
                 self._finish(program)
+        self._queue[:0] = unfinished  # shots left: keep their place at the head
         if self._queue:
             self._arrived.set()
 

@@ -39,8 +39,19 @@ def _bell(name: str) -> Program:
     return Program(name, circuit, shots=100)
 
 
-async def _run_all(backend: FlakyAer, settings: BrokerSettings) -> dict[str, dict]:
-    broker = Broker(backend, SerialPolicy(backend), settings)
+class BrokenPacker(SerialPolicy):
+    """A policy with a bug that shows on programs named 'poison*'."""
+
+    def next_batch(self, queue):
+        if queue[0].name.startswith("poison"):
+            raise IndexError("list index out of range")
+        return super().next_batch(queue)
+
+
+async def _run_all(
+    backend: FlakyAer, settings: BrokerSettings, policy: type[SerialPolicy] = SerialPolicy
+) -> dict[str, dict]:
+    broker = Broker(backend, policy(backend), settings)
     broker.start()
     programs = [_bell("a"), _bell("poison"), _bell("b")]
     try:
@@ -72,4 +83,10 @@ async def test_a_hanging_backend_times_out() -> None:
     backend = FlakyAer(hang=1.0)
     results = await _run_all(backend, BrokerSettings(batch_timeout=0.2))
     assert results["poison"]["error"] == "poison: backend aer failed: timed out after 0.2 s"
+    assert sum(results["a"]["counts"].values()) == sum(results["b"]["counts"].values()) == 100
+
+
+async def test_a_packing_bug_fails_only_the_program_it_hits() -> None:
+    results = await _run_all(AerBackend(), BrokerSettings(), BrokenPacker)
+    assert results["poison"]["error"] == "poison: the serial policy failed: list index out of range"
     assert sum(results["a"]["counts"].values()) == sum(results["b"]["counts"].values()) == 100
