@@ -35,27 +35,32 @@ class Scheduled:
     program: Program
     version: Version
     position: Position
+    target: Target
     start_s: float = 0.0
     #: Qubits used by programs earlier in the same slots (reset before this one).
     after: frozenset[int] = frozenset()
 
-    _physical: QuantumCircuit | None = None
+    @functools.cached_property
+    def physical(self) -> QuantumCircuit:
+        """The placement circuit."""
+        return physical_circuit(self)
 
-    def physical(self, target: Target) -> QuantumCircuit:
-        """The placement circuit (built once)."""
-        if self._physical is None:
-            self._physical = physical_circuit(self, target)
-        return self._physical
-
-    def duration_s(self, target: Target) -> float:
-        """Device time of one shot from its start: exact once placed, else the shape's estimate."""
-        exact = estimate_duration_s(self.physical(target), target)
+    @functools.cached_property
+    def duration_s(self) -> float:
+        """Device time of one shot from its start (the shape's estimate where the Target has no durations)."""
+        exact = estimate_duration_s(self.physical, self.target)
         return exact if exact is not None else self.version.duration_s or 0.0
+
+    @functools.cached_property
+    def mapping(self) -> tuple[int, ...]:
+        """The physical qubit of each qubit of the compiled program."""
+        labels = self.version.shape.best_labels(self.version.circuit, self.position)
+        return tuple(self.position.qubits[label] for label in labels)
 
     @functools.cached_property
     def qubits(self) -> tuple[int, ...]:
         """The physical qubits the program acts on."""
-        return tuple(self.position.qubits[q] for q in active_qubits(self.version.circuit))
+        return tuple(self.mapping[q] for q in active_qubits(self.version.circuit))
 
 
 def estimate_duration_s(circuit: QuantumCircuit, target: Target) -> float | None:
@@ -99,8 +104,9 @@ def _empty_like(compiled: QuantumCircuit, num_qubits: int) -> QuantumCircuit:
     return circuit
 
 
-def physical_circuit(item: Scheduled, target: Target) -> QuantumCircuit:
+def physical_circuit(item: Scheduled) -> QuantumCircuit:
     """The program alone on its physical qubits, valid on the device Target."""
+    target = item.target
     compiled = item.version.circuit
     circuit = _empty_like(compiled, target.num_qubits)
     if item.after:
@@ -108,9 +114,7 @@ def physical_circuit(item: Scheduled, target: Target) -> QuantumCircuit:
         for q in qubits:
             circuit.reset(q)
         circuit.barrier(sorted(item.position.qubits))
-    # Without coupling constraints the compiler may keep the logical width.
-    qubits = item.position.qubits[: compiled.num_qubits]
-    circuit.compose(compiled, qubits=qubits, clbits=circuit.clbits, inplace=True)
+    circuit.compose(compiled, qubits=item.mapping, clbits=circuit.clbits, inplace=True)
     if item.version.shape.name != "device" and _needs_direction_fix(circuit, target):
         circuit = _direction_fixer(target).run(circuit)
     return circuit
@@ -122,7 +126,7 @@ def compose_batch(schedule: list[Scheduled], shots: int, target: Target) -> Batc
     placements = [
         Placement(
             item.program,
-            item.physical(target),
+            item.physical,
             item.qubits,
             item.start_s,
         )

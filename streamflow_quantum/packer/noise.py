@@ -1,9 +1,13 @@
-"""Noise-aware placement: rank cells by the Target's two-qubit error rates.
+"""Noise-aware placement: rank regions by the Target's error rates.
 
-The ranking is read once per policy, that is once per calibration (a new calibration
-comes as a new Target). The worst ``low_quality`` cells take noise-resilient or
-heavy programs first; the others are kept for sensitive programs, which never take
-a low-quality cell unless they head the queue and fit nowhere else.
+A set of qubits scores the mean two-qubit error over its coupling edges plus the
+mean readout error of its qubits (HyperQ used two-qubit errors only; on Eagle
+devices readout errors differ tenfold between qubits and dominate small programs).
+Scores are read once per policy, that is once per calibration (a new calibration
+comes as a new Target). The worst ``low_quality`` cells are low-quality. Sensitive
+programs take the topmost-leftmost free position outside them (inside only when
+they head the queue and fit nowhere else); noise-resilient or heavy programs try
+low-quality positions first.
 """
 
 from __future__ import annotations
@@ -45,18 +49,31 @@ def edge_error(target: Target, gates: list[str], a: int, b: int) -> float | None
     return min(errors, default=None)
 
 
+def qubits_error(layout: Layout, target: Target, gates: list[str], qubits: Iterable[int]) -> float:
+    """Mean two-qubit error over the qubits' coupling edges plus their mean readout error."""
+    qubits = list(qubits)
+    edges = [
+        e
+        for a, b in layout.graph.subgraph(qubits).edges
+        if (e := edge_error(target, gates, a, b)) is not None
+    ]
+    readout = [
+        props.error
+        for q in qubits
+        if "measure" in target
+        and (props := target["measure"].get((q,))) is not None
+        and props.error is not None
+    ]
+    return (statistics.fmean(edges) if edges else 0.0) + (
+        statistics.fmean(readout) if readout else 0.0
+    )
+
+
 def cell_errors(layout: Layout, target: Target) -> dict[Cell, float]:
-    """Mean two-qubit error over each cell's coupling edges (0 where the Target has none)."""
     gates = two_qubit_gates(target)
-    scores = {}
-    for cell, qubits in layout.cells.items():
-        errors = [
-            e
-            for a, b in layout.graph.subgraph(qubits).edges
-            if (e := edge_error(target, gates, a, b)) is not None
-        ]
-        scores[cell] = statistics.fmean(errors) if errors else 0.0
-    return scores
+    return {
+        cell: qubits_error(layout, target, gates, qubits) for cell, qubits in layout.cells.items()
+    }
 
 
 def low_quality_cells(
@@ -74,17 +91,18 @@ def is_resilient(program: Program) -> bool:
 
 
 class NoiseAwareOrder:
-    """Positions in the order a program should try them, by the quality of their cells."""
+    """Positions in the order a program should try them: HyperQ's rule on our ranking."""
 
-    def __init__(self, low: frozenset[Cell]) -> None:
-        self.low = low
+    def __init__(
+        self, layout: Layout, target: Target, low_quality: int = LOW_QUALITY_CELLS
+    ) -> None:
+        self.low = low_quality_cells(layout, target, low_quality)
 
     def _is_low(self, position: Position) -> bool:
         return any((r, c) in self.low for r, c, _ in position.slots)
 
     def __call__(self, program: Program, shape: Shape, head: bool) -> Iterable[Position]:
-        good = [p for p in shape.positions if not self._is_low(p)]
-        bad = [p for p in shape.positions if self._is_low(p)]
         if is_resilient(program):
-            return bad + good
-        return good + bad if head else good
+            return sorted(shape.positions, key=self._is_low, reverse=True)
+        good = [p for p in shape.positions if not self._is_low(p)]
+        return good + [p for p in shape.positions if self._is_low(p)] if head else good

@@ -12,7 +12,7 @@ from qiskit.transpiler.exceptions import TranspilerError
 from streamflow_quantum.broker.model import ProgramError
 from streamflow_quantum.packer.board import Board
 from streamflow_quantum.packer.compose import compose_batch, estimate_duration_s
-from streamflow_quantum.packer.noise import LOW_QUALITY_CELLS, NoiseAwareOrder, low_quality_cells
+from streamflow_quantum.packer.noise import LOW_QUALITY_CELLS, NoiseAwareOrder
 from streamflow_quantum.packer.qvm import ShapeCatalog, Version
 from streamflow_quantum.packer.regions import layout_for
 from streamflow_quantum.packer.space import place_in_space, topmost_leftmost
@@ -79,7 +79,7 @@ class HyperQPolicy:
         self.reuse_limit = reuse_limit
         self.isolate_above = isolate_above
         self.order = (
-            NoiseAwareOrder(low_quality_cells(self.layout, target, low_quality))
+            NoiseAwareOrder(self.layout, target, low_quality)
             if self.noise_aware
             else topmost_leftmost
         )

@@ -15,7 +15,9 @@ from functools import cached_property
 from itertools import permutations
 from typing import TYPE_CHECKING
 
+from qiskit.converters import circuit_to_dag
 from qiskit.transpiler import InstructionProperties, Target, generate_preset_pass_manager
+from qiskit.transpiler.passes import VF2PostLayout
 
 from streamflow_quantum.broker.model import ProgramError
 
@@ -27,6 +29,7 @@ if TYPE_CHECKING:
 #: A unit of occupancy: (row, col, half) of a cell.
 Slot = tuple[int, int, int]
 OPTIMIZATION_LEVEL = 1
+VF2_CALL_LIMIT = 30_000
 
 
 @dataclass(frozen=True)
@@ -56,6 +59,46 @@ class Shape:
         if self.name == "device":
             return self.device_target
         return virtual_target(self.device_target, self.num_qubits, self.edges)
+
+    @cached_property
+    def _position_targets(self) -> dict[Position, Target]:
+        return {}
+
+    def position_target(self, position: Position) -> Target:
+        """The device's own gate properties on the position's qubits, in local indices."""
+        target = self._position_targets.get(position)
+        if target is None:
+            target = self._position_targets[position] = _local_target(
+                self.device_target, position.qubits, self.edges
+            )
+        return target
+
+    def best_labels(self, circuit: QuantumCircuit, position: Position) -> tuple[int, ...]:
+        """Local qubit for each qubit of the compiled circuit: the least noisy equivalent labelling.
+
+        Relabelling within the shape's coupling map keeps the program valid, so this is
+        VF2PostLayout scored on the position's calibration (readout errors included).
+        """
+        identity = tuple(range(circuit.num_qubits))
+        if self.name == "device":
+            return identity
+        dag = circuit_to_dag(circuit)
+        relabel = VF2PostLayout(
+            target=self.position_target(position),
+            seed=0,
+            strict_direction=False,
+            call_limit=VF2_CALL_LIMIT,
+        )
+        try:
+            relabel.run(dag)
+        except Exception:
+            return identity
+        layout = relabel.property_set["post_layout"]
+        if layout is None:
+            return identity
+        chosen = layout.get_virtual_bits()
+        spare = [p for p in range(len(position.qubits)) if p not in chosen.values()]
+        return tuple(chosen[q] if q in chosen else spare.pop(0) for q in dag.qubits)
 
     def compile(self, circuit: QuantumCircuit) -> QuantumCircuit:
         manager = generate_preset_pass_manager(
@@ -94,6 +137,36 @@ def _direction_pad_s(device: Target, name: str) -> float:
         if props is not None and props.duration is not None
     ]
     return 2 * max(layers, default=0.0)
+
+
+def _local_target(
+    device: Target, qubits: tuple[int, ...], edges: tuple[tuple[int, int], ...] | None
+) -> Target:
+    """``device`` restricted to ``qubits`` (renumbered 0..n-1), two-qubit gates in both directions."""
+    target = Target(num_qubits=len(qubits), dt=device.dt)
+    pairs = (
+        list(permutations(range(len(qubits)), 2))
+        if edges is None
+        else [*edges, *((b, a) for a, b in edges)]
+    )
+    for name in device.operation_names:
+        operation = device.operation_from_name(name)
+        supported = device.qargs_for_operation_name(name)
+        if supported is None or isinstance(operation, type):
+            target.add_instruction(operation, name=name)
+        elif operation.num_qubits == 1:
+            target.add_instruction(
+                operation, {(i,): device[name].get((q,)) for i, q in enumerate(qubits)}, name=name
+            )
+        elif operation.num_qubits == 2:
+            props = {}
+            for a, b in pairs:
+                forward, backward = (qubits[a], qubits[b]), (qubits[b], qubits[a])
+                if forward in supported or backward in supported:
+                    props[a, b] = device[name].get(forward) or device[name].get(backward)
+            if props:
+                target.add_instruction(operation, props, name=name)
+    return target
 
 
 def virtual_target(

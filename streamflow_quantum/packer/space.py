@@ -39,7 +39,7 @@ def place_in_space(queue: Sequence[Program], board: Board, order: PositionOrder)
                 None,
             )
             if position is not None:
-                board.add(Scheduled(program, version, position))
+                board.add(Scheduled(program, version, position, board.target))
                 break
         if program.isolated or board.full:
             return

@@ -33,7 +33,7 @@ class Timeline:
 
     def __post_init__(self) -> None:
         for item in self.board.items:
-            end = item.start_s + item.duration_s(self.board.target)
+            end = item.start_s + item.duration_s
             for slot in item.position.slots:
                 self.ends[slot] = max(self.ends.get(slot, 0.0), end)
         self.horizon = max(self.ends.values(), default=0.0)
@@ -53,9 +53,9 @@ class Timeline:
             if item.position.slots & position.slots
             for q in item.qubits
         )
-        item = Scheduled(program, version, position, start, before)
+        item = Scheduled(program, version, position, self.board.target, start, before)
         # The placement's own critical path, resets included, is the exact figure.
-        end = start + item.duration_s(self.board.target)
+        end = start + item.duration_s
         if end > self.horizon:
             return False
         self.board.add(item)
