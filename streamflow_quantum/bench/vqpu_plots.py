@@ -45,7 +45,7 @@ def draw(results: list[dict[str, Any]], folder: Path) -> list[Path]:
                     color=colours[k],
                     label=f"{policy}, k={k:g}",
                 )
-        ax.set(title=title, xlabel="N concurrent jobs")
+        ax.set(title=title, xlabel="N concurrent jobs", xticks=sorted({r["n"] for r in results}))
     axes[0].yaxis.set_major_formatter(PercentFormatter(1.0))
     axes[0].legend(fontsize=7)
     fig7.tight_layout()
@@ -53,15 +53,16 @@ def draw(results: list[dict[str, Any]], folder: Path) -> list[Path]:
     fig8, grid = plt.subplots(2, len(ks), figsize=(5 * len(ks), 8), squeeze=False)
     for column, k in enumerate(ks):
         top, bottom = grid[0][column], grid[1][column]
-        for policy in policies:
+        for i, policy in enumerate(policies):
             top.plot(
                 *_series(results, policy, k, "total_s"),
                 STYLES[policy],
                 marker="o",
-                color=colours[k],
+                color=f"C{i}",
                 label=policy,
             )
-        ns, baseline = _series(results, policies[0], k, "exclusive_total_s")
+        exclusive = {r["n"]: r["exclusive_total_s"] for r in results if r["k"] == k}
+        ns, baseline = sorted(exclusive), [exclusive[n] for n in sorted(exclusive)]
         top.plot(ns, baseline, color="grey", linestyle=(0, (6, 3)), label="N x t1")
         top.set(title=f"(d) total time, k={k:g}", xlabel="N", ylabel="s", yscale="log")
         top.legend(fontsize=7)
@@ -78,7 +79,8 @@ def draw(results: list[dict[str, Any]], folder: Path) -> list[Path]:
                 bottom.scatter([position] * row["n"], row["runtimes_s"], s=8, color="k")
             bottom.plot([], [], color=f"C{i + 3}", label=policy)
         bottom.plot(ns, baseline, color="grey", linestyle=(0, (6, 3)), label="N x t1")
-        bottom.set(title=f"(e) per-job runtimes, k={k:g}", xlabel="N", ylabel="s")
+        bottom.set(title=f"(e) per-job runtimes, k={k:g}", xlabel="N", ylabel="s", xticks=ns)
+        top.set_xticks(ns)
         bottom.legend(fontsize=7)
     fig8.tight_layout()
 
