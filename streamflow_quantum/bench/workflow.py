@@ -172,6 +172,10 @@ def measure(
         _run_workflow(dirs, options, config)
     _wait_drained(run_dir)
     records = [r for r in read_records(after=first) if r.workdir.startswith(str(run_dir))]
+    if not records:
+        raise RuntimeError(
+            f"no completion record of a job under {run_dir}: did the jobs run elsewhere?"
+        )
     result = Result(mode, concurrency, phase, wall_seconds(records), node_seconds(records))
     return result, records
 
