@@ -34,7 +34,7 @@ class AerBackend(Backend):
                 else AerSimulator.from_backend(device, noise_model=None)
             )
             name = f"aer:{device.name}"
-        super().__init__(name, self.simulator.target, has_coupling=device is not None)
+        super().__init__(name, self.simulator.target)
 
     def run(self, batch: Batch, seed: int | None) -> tuple[str, list[Counter[str]]]:
         circuits = [placement.circuit for placement in batch.placements]

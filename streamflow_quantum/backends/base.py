@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import threading
 from abc import ABC, abstractmethod
 from collections import Counter
 from typing import TYPE_CHECKING
@@ -30,13 +29,9 @@ def active_qubits(circuit: QuantumCircuit) -> tuple[int, ...]:
 class Backend(ABC):
     """A device (real or simulated) that runs one batch at a time."""
 
-    def __init__(self, name: str, target: Target, has_coupling: bool) -> None:
+    def __init__(self, name: str, target: Target) -> None:
         self.name = name
         self.target = target
-        #: False for an ideal simulator: any qubit pairs with any other.
-        self.has_coupling = has_coupling
-        #: A PassManager is not thread-safe, and the broker prepares programs in worker threads.
-        self._compile_lock = threading.Lock()
 
     @property
     def num_qubits(self) -> int:
@@ -57,8 +52,7 @@ class Backend(ABC):
                 f"{circuit.name}: needs {circuit.num_qubits} qubits but {self.name} has "
                 f"{self.num_qubits}; use a larger device or a smaller circuit"
             )
-        with self._compile_lock:
-            return self.pass_manager.run(circuit)
+        return self.pass_manager.run(circuit)
 
     def duration_s(self, circuit: QuantumCircuit) -> float:
         """Device time of one shot along the critical path, or 0 where the Target has no durations."""

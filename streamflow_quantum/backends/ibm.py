@@ -51,7 +51,7 @@ class IBMBackend(Backend):
         self._context = {"session": Session, "batch": RuntimeBatch}.get(mode)
         self._mode = self._context(backend=self.device) if self._context else self.device
         self.sampler = SamplerV2(mode=self._mode)
-        super().__init__(f"ibm:{self.device.name}", self.device.target, has_coupling=True)
+        super().__init__(f"ibm:{self.device.name}", self.device.target)
 
     def run(self, batch: Batch, seed: int | None) -> tuple[str, list[Counter[str]]]:
         if seed is not None and hasattr(self.sampler.options, "simulator"):

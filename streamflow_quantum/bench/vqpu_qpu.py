@@ -27,7 +27,7 @@ class ModelledQPU(Backend):
     """A backend whose jobs last as long as the device-time clock says."""
 
     def __init__(self, inner: Backend, clock: Clock) -> None:
-        super().__init__(inner.name, inner.target, inner.has_coupling)
+        super().__init__(inner.name, inner.target)
         self.inner = inner
         self.clock = clock
         #: (start, end) of every backend job, in wall-clock seconds.

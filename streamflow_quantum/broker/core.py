@@ -176,9 +176,14 @@ class Broker:
             await self._run(batch)
 
     async def _gather_window(self) -> None:
-        deadline = time.monotonic() + self.settings.window
+        """Wait until the oldest queued program has waited ``window`` seconds (or the batch is full).
+
+        Programs that queued while the previous batch ran have waited already: they
+        close the window at once, so the QPU never idles behind a full queue.
+        """
+        oldest = min(p.submitted for p in self._queue)
         size = self.settings.batch_size
-        while (remaining := deadline - time.monotonic()) > 0 and not (
+        while (remaining := oldest + self.settings.window - time.time()) > 0 and not (
             size and len(self._queue) >= size
         ):
             self._arrived.clear()

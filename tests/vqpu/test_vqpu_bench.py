@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import networkx as nx
@@ -18,16 +17,16 @@ from tests.conftest import run_tool
 KEYS = {"policy", "n", "k", "total_s", "exclusive_total_s", "qpu_occupancy", "mean_queue_s"}
 
 
-def test_concurrent_jobs_compile_concurrently() -> None:
-    """The broker prepares every job's program in its own thread: all must compile."""
+async def test_concurrent_submissions_all_compile() -> None:
+    """The broker prepares each submitted program in its own thread: all must compile."""
     broker = build_broker(backend="aer:fake_brisbane", noise=False, packing="serial")
     circuits = []
     for n in (9, 5, 6, 4) * 8:
         q, _ = mis_qubo(nx.gnp_random_graph(n, 0.5, seed=n))
         circuits.append(qaoa_circuit(q, 1).assign_parameters(initial_point(1)))
     programs = [Program(f"p{i}", c, 256) for i, c in enumerate(circuits)]
-    with ThreadPoolExecutor(8) as pool:
-        list(pool.map(broker.policy.prepare, programs))
+    receipts = await broker.submit("me", programs)
+    assert all("id" in r for r in receipts), [r["error"] for r in receipts if "error" in r]
     assert all(p.compiled.num_qubits == 127 for p in programs)
 
 
