@@ -122,9 +122,10 @@ def _check_ports(spec: ClusterSpec) -> None:
                 ) from None
 
 
-def _check_no_foreign_slurm(ours: dict[str, int]) -> None:
+def _check_no_foreign_slurm() -> None:
+    """Called once ours are stopped: any Slurm daemon left was started by someone else."""
     for program in ("slurmctld", "slurmd"):
-        foreign = [pid for pid in _running(program) if pid not in ours.values()]
+        foreign = _running(program)
         if foreign:
             raise ClusterError(
                 f"{program} is already running (pid {foreign[0]}) but `sfq cluster up` did not "
@@ -184,7 +185,8 @@ def _wait_idle(spec: ClusterSpec, state: dict) -> None:
     while True:
         states = _node_states()
         if all(
-            states.get(node, "").rstrip("*") in ("idle", "alloc", "mix") for node in spec.node_names
+            states.get(node, "").rstrip("*") in ("idle", "alloc", "mix", "comp")
+            for node in spec.node_names
         ):
             return
         dead = [key for key, pid in state["pids"].items() if not _is_daemon(pid, key)]
@@ -205,13 +207,15 @@ def _stop(pids: dict[str, int]) -> list[str]:
     rank = {"slurmd": 0, "slurmctld": 1, "munged": 2}
     order = sorted(pids, key=lambda key: rank[key.partition(":")[0]])
     for key in order:
-        os.kill(pids[key], signal.SIGTERM)
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pids[key], signal.SIGTERM)
     deadline = time.monotonic() + 10
     for key in order:
         while _is_daemon(pids[key], key) and time.monotonic() < deadline:
             time.sleep(0.1)
         if _is_daemon(pids[key], key):
-            os.kill(pids[key], signal.SIGKILL)
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pids[key], signal.SIGKILL)
         with contextlib.suppress(ChildProcessError):  # reaps it when `up` ran in this process
             os.waitpid(pids[key], os.WNOHANG)
     return order
@@ -229,7 +233,7 @@ def up(spec: ClusterSpec) -> str:
         return f"cluster already up: {len(spec.compute_names)} compute nodes, q1, qpu:{spec.qpu_licenses}"
     _stop(slurm)
     state["pids"] = {key: pid for key, pid in live.items() if key == "munged"}
-    _check_no_foreign_slurm({})
+    _check_no_foreign_slurm()
     _check_ports(spec)
     _write_conf(spec)
     root = state_dir()

@@ -20,7 +20,7 @@ def test_baseline_holds_three_compute_nodes_for_its_whole_run(
 ) -> None:
     first = last_job_id()
     job = submit(tmp_path, Options(n_points=600, max_rounds=2, quantum_delay=2.0))
-    (baseline,) = wait_for_records([job])
+    (baseline,) = wait_for_records([job], timeout=900)
     assert (baseline.name, baseline.state, baseline.partition) == (JOB_NAME, "COMPLETED", "compute")
     assert (baseline.node_count, baseline.nodes) == (3, "c[1-3]")
 

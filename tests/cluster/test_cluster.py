@@ -44,7 +44,7 @@ def test_license_job_runs_on_the_quantum_partition(cluster: ClusterSpec, tmp_pat
         ],
         "scontrol show job $SLURM_JOB_ID",
     )
-    (record,) = wait_for_records([job])
+    (record,) = wait_for_records([job], timeout=600)  # behind whatever else is queued
     assert (record.partition, record.nodes, record.node_count, record.state) == (
         "quantum",
         "q1",
