@@ -9,7 +9,6 @@ are split back per program and kept for the client that submitted them.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import logging
 import threading
@@ -78,12 +77,23 @@ class Broker:
     def start(self) -> None:
         if self._task is None:
             self._task = asyncio.get_running_loop().create_task(self._dispatch_forever())
+            self._task.add_done_callback(self._dispatch_ended)
+
+    def _dispatch_ended(self, task: asyncio.Task[None]) -> None:
+        """A dispatcher that died of a bug fails every waiting program rather than hang it."""
+        if task.cancelled() or task.exception() is None:
+            return
+        logger.error("the broker's dispatcher failed", exc_info=task.exception())
+        reason = f"the broker failed: {_reason(task.exception())}"
+        for program in list(self._programs.values()):
+            if not self._done[program.id].done():
+                self._finish(program, error=f"{program.name}: {reason}")
+        self._queue.clear()
 
     async def close(self) -> None:
         if self._task is not None:
             self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await asyncio.gather(self._task, return_exceptions=True)  # its failure is logged already
             self._task = None
         for program in self._queue:
             self._finish(program, error="the broker shut down before the program ran")

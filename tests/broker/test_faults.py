@@ -90,3 +90,25 @@ async def test_a_packing_bug_fails_only_the_program_it_hits() -> None:
     results = await _run_all(AerBackend(), BrokerSettings(), BrokenPacker)
     assert results["poison"]["error"] == "poison: the serial policy failed: list index out of range"
     assert sum(results["a"]["counts"].values()) == sum(results["b"]["counts"].values()) == 100
+
+
+class MalformedAer(AerBackend):
+    """Answers each placement with a number instead of counts: a bug past the backend's try."""
+
+    def run(self, batch: Batch, seed: int | None) -> tuple[str, list[Counter[str]]]:
+        return "job", [42 for _ in batch.placements]  # type: ignore[misc]
+
+
+async def test_a_dying_dispatcher_fails_programs_instead_of_hanging() -> None:
+    backend = MalformedAer()
+    broker = Broker(backend, SerialPolicy(backend))
+    broker.start()
+    try:
+        receipts = await broker.submit("me", [_bell("a"), _bell("b")])
+        results = [await broker.result("me", r["id"], 30) for r in receipts]
+    finally:
+        await broker.close()
+    assert [r["error"] for r in results] == [
+        "a: the broker failed: 'int' object is not iterable",
+        "b: the broker failed: 'int' object is not iterable",
+    ]
