@@ -11,7 +11,7 @@ import pytest
 from sklearn.metrics import silhouette_score
 
 from tests.conftest import REPO, run_tool
-from tests.qaoa.workflow_runs import run_cwltool, run_streamflow
+from tests.workflow_runs import run_cwltool, run_streamflow
 
 WORKFLOW = REPO / "workflows" / "clustering"
 SMALL = {"n_points": 600, "centers": 3, "seed": 11}

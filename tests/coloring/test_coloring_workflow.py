@@ -10,7 +10,7 @@ import pytest
 
 from streamflow_quantum.applications.step_files import load_edge_list
 from tests.conftest import REPO
-from tests.qaoa.workflow_runs import run_cwltool, run_streamflow
+from tests.workflow_runs import run_cwltool, run_streamflow
 
 pytestmark = pytest.mark.slow
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from streamflow_quantum.applications.qaoa.maxcut import random_regular
-from tests.qaoa.workflow_runs import run_cwltool, run_streamflow
+from tests.workflow_runs import run_cwltool, run_streamflow
 
 pytestmark = pytest.mark.slow
 
