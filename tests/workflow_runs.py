@@ -54,3 +54,15 @@ def run_streamflow(
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     return out
+
+
+def run_ghz_example(config: Path, tmp_path: Path) -> list[dict[str, Any]]:
+    """Each step's result from `streamflow run` of a GHZ scatter config, in circuit order."""
+    done = run_tool(
+        "streamflow", "run", config, "--outdir", tmp_path / "out", cwd=tmp_path, timeout=300
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    results = [
+        json.loads(f.read_text())["results"][0] for f in (tmp_path / "out").glob("counts*.json")
+    ]
+    return sorted(results, key=lambda r: int(r["circuit"][4:-5]))

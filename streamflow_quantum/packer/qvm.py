@@ -139,16 +139,21 @@ def _direction_pad_s(device: Target, name: str) -> float:
     return 2 * max(layers, default=0.0)
 
 
+def _both_directions(
+    num_qubits: int, edges: tuple[tuple[int, int], ...] | None
+) -> list[tuple[int, int]]:
+    """Every coupled pair both ways; ``edges=None`` couples all qubits."""
+    if edges is None:
+        return list(permutations(range(num_qubits), 2))
+    return [*edges, *((b, a) for a, b in edges)]
+
+
 def _local_target(
     device: Target, qubits: tuple[int, ...], edges: tuple[tuple[int, int], ...] | None
 ) -> Target:
     """``device`` restricted to ``qubits`` (renumbered 0..n-1), two-qubit gates in both directions."""
     target = Target(num_qubits=len(qubits), dt=device.dt)
-    pairs = (
-        list(permutations(range(len(qubits)), 2))
-        if edges is None
-        else [*edges, *((b, a) for a, b in edges)]
-    )
+    pairs = _both_directions(len(qubits), edges)
     for name in device.operation_names:
         operation = device.operation_from_name(name)
         supported = device.qargs_for_operation_name(name)
@@ -178,11 +183,7 @@ def virtual_target(
     padded by the single-qubit layers a reversal adds, so estimates stay upper bounds.
     """
     target = Target(num_qubits=num_qubits, dt=device.dt)
-    pairs = (
-        list(permutations(range(num_qubits), 2))
-        if edges is None
-        else [*edges, *((b, a) for a, b in edges)]
-    )
+    pairs = _both_directions(num_qubits, edges)
     for name in device.operation_names:
         operation = device.operation_from_name(name)
         qargs = device.qargs_for_operation_name(name)

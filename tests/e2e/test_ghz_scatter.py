@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import run_tool
+from tests.workflow_runs import run_ghz_example
 
 pytestmark = pytest.mark.slow
 
@@ -22,22 +21,8 @@ def max_overlap(intervals: list[tuple[float, float]]) -> int:
 
 
 def test_ghz_scatter_on_aer(repo: Path, tmp_path: Path) -> None:
-    example = repo / "examples" / "ghz-scatter"
-    done = run_tool(
-        "streamflow",
-        "run",
-        example / "streamflow.yml",
-        "--outdir",
-        tmp_path / "out",
-        cwd=tmp_path,
-        timeout=300,
-    )
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    results = [
-        json.loads(f.read_text())["results"][0]
-        for f in sorted((tmp_path / "out").glob("counts*.json"))
-    ]
-    assert sorted(r["circuit"] for r in results) == [f"ghz_{n}.qasm" for n in (2, 3, 4, 5, 6, 8)]
+    results = run_ghz_example(repo / "examples" / "ghz-scatter" / "streamflow.yml", tmp_path)
+    assert [r["circuit"] for r in results] == [f"ghz_{n}.qasm" for n in (2, 3, 4, 5, 6, 8)]
     for r in results:
         width = int(r["circuit"][4:-5])
         counts = r["counts"]

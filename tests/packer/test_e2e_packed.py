@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import shutil
 from pathlib import Path
 
 import pytest
 import yaml
 
-from tests.conftest import run_tool
+from tests.workflow_runs import run_ghz_example
 
 pytestmark = pytest.mark.slow
 
@@ -29,20 +28,7 @@ def test_ghz_scatter_packs_space_time(repo: Path, tmp_path: Path) -> None:
         }
     )
     (example / "streamflow.yml").write_text(yaml.safe_dump(config))
-    done = run_tool(
-        "streamflow",
-        "run",
-        example / "streamflow.yml",
-        "--outdir",
-        tmp_path / "out",
-        cwd=tmp_path,
-        timeout=300,
-    )
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    results = [
-        json.loads(f.read_text())["results"][0]
-        for f in sorted((tmp_path / "out").glob("counts*.json"))
-    ]
+    results = run_ghz_example(example / "streamflow.yml", tmp_path)
     assert len(results) == 6
     assert len({r["batch"] for r in results}) < len(results)
     for r in results:
