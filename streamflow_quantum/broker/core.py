@@ -93,7 +93,9 @@ class Broker:
     async def close(self) -> None:
         if self._task is not None:
             self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)  # its failure is logged already
+            await asyncio.gather(
+                self._task, return_exceptions=True
+            )  # its failure is logged already
             self._task = None
         for program in self._queue:
             self._finish(program, error="the broker shut down before the program ran")
