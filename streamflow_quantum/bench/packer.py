@@ -27,7 +27,6 @@ if TYPE_CHECKING:
     from streamflow_quantum.backends.aer import AerBackend
     from streamflow_quantum.broker.model import Batch, PackingPolicy, Program
 
-POLICIES = ("serial", "space", "space-time", "noise-aware")
 WORKLOADS = {"small_only": "small-only", "small_med": "small&med"}
 ARRIVALS = ("all-at-once", "poisson")
 DEVICE = "aer:fake_brisbane"
@@ -308,7 +307,7 @@ def mean_l1(backend: AerBackend, run: Run, ideals: dict[str, dict[str, float]]) 
 
 def measure(args: argparse.Namespace) -> list[dict[str, Any]]:
     from streamflow_quantum.backends import make_backend
-    from streamflow_quantum.broker.policies import make_policy
+    from streamflow_quantum.broker.policies import POLICIES, make_policy
 
     clock = Clock(args.overhead, args.rep_delay, args.shots)
     backend = make_backend(DEVICE, noise=True)

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from streamflow_quantum import packer
 from streamflow_quantum.broker.serial import SerialPolicy
 
 if TYPE_CHECKING:
     from streamflow_quantum.backends.base import Backend
     from streamflow_quantum.broker.model import PackingPolicy
 
-POLICIES = ("serial", "space", "space-time", "noise-aware")
+POLICIES = ("serial", *packer.POLICIES)
 
 
 def make_policy(name: str, backend: Backend) -> PackingPolicy:
@@ -18,6 +19,4 @@ def make_policy(name: str, backend: Backend) -> PackingPolicy:
         raise ValueError(f"unknown packing policy {name!r}; use one of: {', '.join(POLICIES)}")
     if name == "serial":
         return SerialPolicy(backend)
-    from streamflow_quantum import packer
-
     return packer.make_policy(name, backend.target)
