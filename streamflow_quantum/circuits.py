@@ -7,18 +7,13 @@ import os
 import re
 from typing import TYPE_CHECKING
 
-from streamflow_quantum.broker.model import ProgramError
+from streamflow_quantum.broker.model import ProgramError, one_line
 
 if TYPE_CHECKING:
     from qiskit import QuantumCircuit
 
 _QASM_VERSION = re.compile(r"^\s*OPENQASM\s+(\d+)(?:\.\d+)?\s*;", re.MULTILINE)
 _QPY_MAGIC = b"QISKIT"
-
-
-def _first_line(error: BaseException) -> str:
-    text = str(error).strip() or type(error).__name__
-    return text.splitlines()[0]
 
 
 def _without_comments(text: str) -> str:
@@ -33,7 +28,7 @@ def load_circuit(data: bytes, name: str) -> QuantumCircuit:
         try:
             circuits = qpy.load(io.BytesIO(data))
         except Exception as e:
-            raise ProgramError(f"{name}: not a readable QPY file: {_first_line(e)}") from e
+            raise ProgramError(f"{name}: not a readable QPY file: {one_line(e)}") from e
         if len(circuits) != 1:
             raise ProgramError(
                 f"{name}: a QPY file must hold exactly one circuit, not {len(circuits)}"
@@ -68,7 +63,7 @@ def _parse_qasm(text: str, name: str) -> QuantumCircuit:
 
             return qasm3.loads(text)
     except Exception as e:
-        raise ProgramError(f"{name}: invalid OpenQASM {version}: {_first_line(e)}") from e
+        raise ProgramError(f"{name}: invalid OpenQASM {version}: {one_line(e)}") from e
     raise ProgramError(f"{name}: OpenQASM {version} is not supported; use OpenQASM 2 or 3")
 
 

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from streamflow_quantum.broker.model import Batch, Program, ProgramError
+from streamflow_quantum.broker.model import Batch, Program, ProgramError, one_line
 
 if TYPE_CHECKING:
     from streamflow_quantum.backends.base import Backend
@@ -43,12 +43,6 @@ class BrokerSettings:
 def client_id(key: str) -> str:
     """What the broker keeps of a client's key: a digest, so results cannot be claimed by id."""
     return hashlib.sha256(key.encode()).hexdigest()
-
-
-def _reason(error: BaseException) -> str:
-    """A one-line reason; a ProgramError already names its program and says what to fix."""
-    text = str(error).strip()
-    return text.splitlines()[0] if text else type(error).__name__
 
 
 class UnknownProgram(KeyError):
@@ -84,7 +78,7 @@ class Broker:
         if task.cancelled() or task.exception() is None:
             return
         logger.error("the broker's dispatcher failed", exc_info=task.exception())
-        reason = f"the broker failed: {_reason(task.exception())}"
+        reason = f"the broker failed: {one_line(task.exception())}"
         for program in list(self._programs.values()):
             if not self._done[program.id].done():
                 self._finish(program, error=f"{program.name}: {reason}")
@@ -122,7 +116,7 @@ class Broker:
         receipts = []
         for program, outcome in zip(programs, prepared, strict=True):
             if isinstance(outcome, BaseException):
-                receipts.append({"error": _reason(outcome)})
+                receipts.append({"error": one_line(outcome)})
                 continue
             program.client = client
             self._programs[program.id] = program
@@ -180,7 +174,7 @@ class Broker:
                 self._queue.remove(queue[0])
                 self._finish(
                     queue[0],
-                    error=f"{queue[0].name}: the {self.policy.name} policy failed: {_reason(e)}",
+                    error=f"{queue[0].name}: the {self.policy.name} policy failed: {one_line(e)}",
                 )
                 continue
             taken = {id(p) for p in batch.programs}
@@ -224,7 +218,7 @@ class Broker:
             reason = (
                 f"timed out after {self._timeout(batch):g} s"
                 if isinstance(e, TimeoutError)
-                else _reason(e)
+                else one_line(e)
             )
             self._failed(batch, reason)
             return

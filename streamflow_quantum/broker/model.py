@@ -23,6 +23,12 @@ class ProgramError(ValueError):
     """A program that cannot run as submitted; its message is one line saying what to fix."""
 
 
+def one_line(error: BaseException) -> str:
+    """The first line of an error's message, or its type's name when it has none."""
+    text = str(error).strip() or type(error).__name__
+    return text.splitlines()[0]
+
+
 def new_id(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:12]}"
 

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from qiskit.transpiler.exceptions import TranspilerError
 
-from streamflow_quantum.broker.model import ProgramError
+from streamflow_quantum.broker.model import ProgramError, one_line
 from streamflow_quantum.packer.board import Board
 from streamflow_quantum.packer.compose import compose_batch, estimate_duration_s
 from streamflow_quantum.packer.noise import LOW_QUALITY_CELLS, NoiseAwareOrder
@@ -97,13 +97,9 @@ class HyperQPolicy:
             try:
                 compiled = shape.compile(circuit)
             except TranspilerError as error:
-                reason = (
-                    str(error).strip().splitlines()[0]
-                    if str(error).strip()
-                    else type(error).__name__
-                )
                 raise ProgramError(
-                    f"{program.name}: cannot compile for a {shape.name} qVM of this device: {reason}"
+                    f"{program.name}: cannot compile for a {shape.name} qVM of this device: "
+                    f"{one_line(error)}"
                 ) from error
             versions.append(Version(shape, compiled, estimate_duration_s(compiled, shape.target)))
         program.compiled = Prepared(versions, sum(circuit.count_ops().values()))
