@@ -34,6 +34,7 @@ from typing import Any
 from streamflow_quantum.bench.packer import Clock
 from streamflow_quantum.bench.vqpu_metrics import JobRecord, summarise
 from streamflow_quantum.bench.vqpu_qpu import SharedQPU
+from streamflow_quantum.cluster.records import sbatch
 
 #: Policy -> the broker's packing policy.
 POLICIES = {"exclusive": "serial", "vqpu": "serial", "vqpu+packing": "space-time"}
@@ -142,21 +143,18 @@ def run_slurm(
     licenses = qpu_licenses()
     launched, ids = [], []
     for command, log in zip(commands, logs, strict=True):
-        submit = [
-            "sbatch",
-            "--parsable",
+        options = [
             "--job-name=sfq-vqpu",
             "--partition=compute",
             "--nodes=1",
             f"--licenses=qpu:{licenses}",
             f"--output={log}",
-            f"--wrap={shlex.join(command)}",
         ]
-        done = subprocess.run(submit, capture_output=True, text=True, env=env, check=False)
-        if done.returncode != 0:
-            raise BenchError(f"sbatch refused a job: {done.stderr.strip()}")
+        try:
+            ids.append(str(sbatch(options, shlex.join(command), env)))
+        except RuntimeError as e:
+            raise BenchError(str(e)) from None
         launched.append(time.time())
-        ids.append(done.stdout.strip().split(";")[0])
     deadline = time.monotonic() + RUN_TIMEOUT_S
     while not all(r.exists() for r in records):
         queued = subprocess.run(

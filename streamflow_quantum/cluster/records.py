@@ -124,12 +124,13 @@ def last_job_id() -> int:
     return int(match.group(1)) - 1 if match else 0
 
 
-def sbatch(options: list[str], command: str) -> int:
+def sbatch(options: list[str], command: str, env: dict[str, str] | None = None) -> int:
     """Submit ``command`` as a batch job and return its id."""
     done = subprocess.run(
         ["sbatch", "--parsable", *options, "--wrap", command],
         capture_output=True,
         text=True,
+        env=env,
         check=False,
     )
     if done.returncode != 0:
