@@ -11,7 +11,7 @@ from typing import Any
 import networkx as nx
 
 from streamflow_quantum.broker.client import SamplingError
-from streamflow_quantum.broker.model import ProgramError
+from streamflow_quantum.core.errors import ProgramError
 
 
 def load_edge_list(path: str | Path) -> nx.Graph:

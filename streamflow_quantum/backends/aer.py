@@ -11,7 +11,7 @@ from streamflow_quantum.backends.base import Backend, normalise_counts
 if TYPE_CHECKING:
     from qiskit.providers import BackendV2
 
-    from streamflow_quantum.broker.model import Batch
+    from streamflow_quantum.core.model import Batch
 
 
 class AerBackend(Backend):

@@ -7,13 +7,13 @@ from abc import ABC, abstractmethod
 from collections import Counter
 from typing import TYPE_CHECKING
 
-from streamflow_quantum.broker.model import ProgramError
+from streamflow_quantum.core.errors import ProgramError
 
 if TYPE_CHECKING:
     from qiskit import QuantumCircuit
     from qiskit.transpiler import PassManager, Target
 
-    from streamflow_quantum.broker.model import Batch
+    from streamflow_quantum.core.model import Batch
 
 
 def normalise_counts(counts: dict[str, int]) -> Counter[str]:

@@ -16,7 +16,7 @@ from streamflow_quantum.backends.base import Backend, normalise_counts
 if TYPE_CHECKING:
     from qiskit.providers import BackendV2
 
-    from streamflow_quantum.broker.model import Batch
+    from streamflow_quantum.core.model import Batch
 
 
 def _runtime_backend(name: str, channel: str | None, instance: str | None) -> BackendV2:

@@ -25,7 +25,8 @@ if TYPE_CHECKING:
     from qiskit import QuantumCircuit
 
     from streamflow_quantum.backends.aer import AerBackend
-    from streamflow_quantum.broker.model import Batch, PackingPolicy, Program
+    from streamflow_quantum.core.model import Batch, Program
+    from streamflow_quantum.packing.base import PackingPolicy
 
 WORKLOADS = {"small_only": "small-only", "small_med": "small&med"}
 ARRIVALS = ("all-at-once", "poisson")
@@ -179,7 +180,7 @@ def make_programs(
     policy: PackingPolicy, queue: list[tuple[str, QuantumCircuit]], shots: int
 ) -> list[Program]:
     """One program per queue entry; each distinct circuit is compiled once and shared."""
-    from streamflow_quantum.broker.model import Program
+    from streamflow_quantum.core.model import Program
 
     prepared: dict[str, Program] = {}
     programs = []
@@ -306,8 +307,8 @@ def mean_l1(backend: AerBackend, run: Run, ideals: dict[str, dict[str, float]]) 
 
 
 def measure(args: argparse.Namespace) -> list[dict[str, Any]]:
-    from streamflow_quantum.backends import make_backend
-    from streamflow_quantum.broker.policies import POLICIES, make_policy
+    from streamflow_quantum.backends.registry import make_backend
+    from streamflow_quantum.packing.registry import POLICIES, make_policy
 
     clock = Clock(args.overhead, args.rep_delay, args.shots)
     backend = make_backend(DEVICE, noise=True)

@@ -20,7 +20,8 @@ from streamflow_quantum.broker import protocol
 
 if TYPE_CHECKING:
     from streamflow_quantum.bench.packer import Clock
-    from streamflow_quantum.broker.model import Batch, PackingPolicy
+    from streamflow_quantum.core.model import Batch
+    from streamflow_quantum.packing.base import PackingPolicy
 
 
 class ModelledQPU(Backend):
@@ -53,7 +54,7 @@ def _warm_up(policy: PackingPolicy) -> None:
     """Compile once before any job runs, so the first job alone (t1) pays no set-up cost."""
     from qiskit import QuantumCircuit
 
-    from streamflow_quantum.broker.model import Program
+    from streamflow_quantum.core.model import Program
 
     circuit = QuantumCircuit(2)
     circuit.h(0)
@@ -81,10 +82,10 @@ class SharedQPU:
         return {protocol.ENV_URL: self.url, protocol.ENV_SECRET: self.secret}
 
     async def _serve(self) -> None:
-        from streamflow_quantum.backends import make_backend
+        from streamflow_quantum.backends.registry import make_backend
         from streamflow_quantum.broker.core import Broker, BrokerSettings
-        from streamflow_quantum.broker.policies import make_policy
         from streamflow_quantum.broker.server import BrokerServer
+        from streamflow_quantum.packing.registry import make_policy
 
         try:
             self.qpu = ModelledQPU(make_backend(self.device, noise=False), self.clock)

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import yaml
 
-from streamflow_quantum.applications.clustering import baseline
+from streamflow_quantum.bench.baselines import clustering as baseline
 from streamflow_quantum.cluster.records import (
     JobRecord,
     last_job_id,

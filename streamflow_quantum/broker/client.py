@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from streamflow_quantum.broker import protocol
-from streamflow_quantum.broker.model import ProgramError
+from streamflow_quantum.core.errors import ProgramError
 
 if TYPE_CHECKING:
     from qiskit import QuantumCircuit

@@ -18,11 +18,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from streamflow_quantum.broker.model import Batch, Program, ProgramError, one_line
+from streamflow_quantum.core.errors import ProgramError, one_line
+from streamflow_quantum.core.model import Batch, Program
 
 if TYPE_CHECKING:
     from streamflow_quantum.backends.base import Backend
-    from streamflow_quantum.broker.model import PackingPolicy
+    from streamflow_quantum.packing.base import PackingPolicy
 
 logger = logging.getLogger(__name__)
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from streamflow_quantum.backends import make_backend
+from streamflow_quantum.backends.registry import make_backend
 from streamflow_quantum.broker.core import Broker, BrokerSettings
-from streamflow_quantum.broker.policies import make_policy
+from streamflow_quantum.packing.registry import make_policy
 
 
 def build_broker(

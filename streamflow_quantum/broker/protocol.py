@@ -10,8 +10,9 @@ import base64
 import binascii
 from typing import Any
 
-from streamflow_quantum.broker.model import Program, ProgramError
-from streamflow_quantum.circuits import load_circuit
+from streamflow_quantum.core.circuits import load_circuit
+from streamflow_quantum.core.errors import ProgramError
+from streamflow_quantum.core.model import Program
 
 API = "/v1"
 SECRET_HEADER = "Authorization"

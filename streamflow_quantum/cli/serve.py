@@ -10,7 +10,7 @@ import signal
 import sys
 
 from streamflow_quantum.broker import protocol
-from streamflow_quantum.broker.policies import POLICIES
+from streamflow_quantum.packing.registry import POLICIES
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -25,7 +25,7 @@ from streamflow.core.scheduling import AvailableLocation
 from streamflow.deployment.connector.local import LocalConnector
 from streamflow.log_handler import logger
 
-from streamflow_quantum.backends import BackendSpecError, check_spec
+from streamflow_quantum.backends.registry import BackendSpecError, check_spec
 from streamflow_quantum.broker import protocol
 from streamflow_quantum.broker.factory import build_broker
 from streamflow_quantum.broker.server import BrokerServer

@@ -9,8 +9,8 @@ from qiskit import QuantumCircuit
 
 from streamflow_quantum.backends.aer import AerBackend
 from streamflow_quantum.broker.core import Broker, BrokerSettings
-from streamflow_quantum.broker.model import Batch, Program
-from streamflow_quantum.broker.serial import SerialPolicy
+from streamflow_quantum.core.model import Batch, Program
+from streamflow_quantum.packing.serial import SerialPolicy
 
 
 class FlakyAer(AerBackend):

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from streamflow_quantum.applications.clustering.baseline import JOB_NAME, Options, submit
 from streamflow_quantum.applications.clustering.files import read_score
+from streamflow_quantum.bench.baselines.clustering import JOB_NAME, Options, submit
 from streamflow_quantum.cluster.config import ClusterSpec
 from streamflow_quantum.cluster.records import (
     last_job_id,

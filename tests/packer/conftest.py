@@ -5,7 +5,7 @@ from qiskit import QuantumCircuit
 from qiskit.circuit.random import random_circuit
 from qiskit.transpiler import Target
 
-from streamflow_quantum.broker.model import Batch, Program
+from streamflow_quantum.core.model import Batch, Program
 
 
 @pytest.fixture(scope="session")

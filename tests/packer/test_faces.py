@@ -9,8 +9,8 @@ from qiskit.quantum_info import random_clifford
 from qiskit_aer import AerSimulator
 from scipy.stats import chi2_contingency
 
-from streamflow_quantum.broker.model import Program
-from streamflow_quantum.packer import make_policy
+from streamflow_quantum.core.model import Program
+from streamflow_quantum.packing.hyperq import make_policy
 
 SHOTS = 2000
 

@@ -3,8 +3,8 @@ from __future__ import annotations
 import pytest
 from qiskit_ibm_runtime.fake_provider import FakeSherbrooke
 
-from streamflow_quantum.packer import make_policy
-from streamflow_quantum.packer.noise import cell_errors
+from streamflow_quantum.packing.hyperq import make_policy
+from streamflow_quantum.packing.hyperq.noise import cell_errors
 from tests.packer.conftest import random_program
 
 

@@ -6,8 +6,8 @@ import pytest
 from qiskit_aer import AerSimulator
 from qiskit_ibm_runtime.fake_provider import FakeFez, FakeManilaV2, FakeTorino
 
-from streamflow_quantum.packer.qvm import ShapeCatalog
-from streamflow_quantum.packer.regions import HALVES, I_SHAPE_EDGES, find_layout
+from streamflow_quantum.packing.hyperq.qvm import ShapeCatalog
+from streamflow_quantum.packing.hyperq.regions import HALVES, I_SHAPE_EDGES, find_layout
 
 
 def assert_isolated(layout, groups):

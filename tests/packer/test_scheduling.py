@@ -5,8 +5,9 @@ import random
 import pytest
 from qiskit import QuantumCircuit
 
-from streamflow_quantum.broker.model import Program, ProgramError
-from streamflow_quantum.packer import make_policy
+from streamflow_quantum.core.errors import ProgramError
+from streamflow_quantum.core.model import Program
+from streamflow_quantum.packing.hyperq import make_policy
 from tests.packer.conftest import drain, random_program, unsupported
 
 

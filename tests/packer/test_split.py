@@ -7,8 +7,8 @@ from hypothesis import strategies as st
 from qiskit import ClassicalRegister, QuantumCircuit, QuantumRegister
 from qiskit_aer import AerSimulator
 
-from streamflow_quantum.broker.model import Program
-from streamflow_quantum.packer import make_policy
+from streamflow_quantum.core.model import Program
+from streamflow_quantum.packing.hyperq import make_policy
 
 
 @st.composite

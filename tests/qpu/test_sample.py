@@ -10,7 +10,7 @@ import pytest
 from qiskit import QuantumCircuit, qpy
 
 from streamflow_quantum.broker.factory import build_broker
-from streamflow_quantum.broker.model import Program
+from streamflow_quantum.core.model import Program
 from tests.conftest import run_tool
 
 GHZ3 = """OPENQASM 2.0;

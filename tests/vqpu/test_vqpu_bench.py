@@ -11,7 +11,7 @@ import pytest
 from streamflow_quantum.applications.coloring.mis import mis_qubo
 from streamflow_quantum.applications.qubo_qaoa import initial_point, qaoa_circuit
 from streamflow_quantum.broker.factory import build_broker
-from streamflow_quantum.broker.model import Program
+from streamflow_quantum.core.model import Program
 from tests.conftest import run_tool
 
 KEYS = {"policy", "n", "k", "total_s", "exclusive_total_s", "qpu_occupancy", "mean_queue_s"}

@@ -9,20 +9,20 @@ from typing import TYPE_CHECKING
 
 from qiskit.transpiler.exceptions import TranspilerError
 
-from streamflow_quantum.broker.model import ProgramError, one_line
-from streamflow_quantum.packer.board import Board
-from streamflow_quantum.packer.compose import compose_batch, estimate_duration_s
-from streamflow_quantum.packer.noise import LOW_QUALITY_CELLS, NoiseAwareOrder
-from streamflow_quantum.packer.qvm import ShapeCatalog, Version
-from streamflow_quantum.packer.regions import layout_for
-from streamflow_quantum.packer.space import place_in_space, topmost_leftmost
-from streamflow_quantum.packer.time import append_in_time
+from streamflow_quantum.core.errors import ProgramError, one_line
+from streamflow_quantum.packing.hyperq.board import Board
+from streamflow_quantum.packing.hyperq.compose import compose_batch, estimate_duration_s
+from streamflow_quantum.packing.hyperq.noise import LOW_QUALITY_CELLS, NoiseAwareOrder
+from streamflow_quantum.packing.hyperq.qvm import ShapeCatalog, Version
+from streamflow_quantum.packing.hyperq.regions import layout_for
+from streamflow_quantum.packing.hyperq.space import place_in_space, topmost_leftmost
+from streamflow_quantum.packing.hyperq.time import append_in_time
 
 if TYPE_CHECKING:
     from qiskit import QuantumCircuit
     from qiskit.transpiler import Target
 
-    from streamflow_quantum.broker.model import Batch, Program
+    from streamflow_quantum.core.model import Batch, Program
 
 #: Programs with more mid-circuit measurements and resets than this run alone.
 ISOLATE_ABOVE = 16

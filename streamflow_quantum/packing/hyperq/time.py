@@ -13,12 +13,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from streamflow_quantum.packer.compose import Scheduled
+from streamflow_quantum.packing.hyperq.compose import Scheduled
 
 if TYPE_CHECKING:
-    from streamflow_quantum.broker.model import Program
-    from streamflow_quantum.packer.board import Board
-    from streamflow_quantum.packer.qvm import Position, Slot, Version
+    from streamflow_quantum.core.model import Program
+    from streamflow_quantum.packing.hyperq.board import Board
+    from streamflow_quantum.packing.hyperq.qvm import Position, Slot, Version
 
 
 @dataclass

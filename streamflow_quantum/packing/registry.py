@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from streamflow_quantum import packer
-from streamflow_quantum.broker.serial import SerialPolicy
+from streamflow_quantum.packing import hyperq as packer
+from streamflow_quantum.packing.serial import SerialPolicy
 
 if TYPE_CHECKING:
     from streamflow_quantum.backends.base import Backend
-    from streamflow_quantum.broker.model import PackingPolicy
+    from streamflow_quantum.packing.base import PackingPolicy
 
 POLICIES = ("serial", *packer.POLICIES)
 

@@ -11,14 +11,18 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from qiskit.transpiler import Target
 
-    from streamflow_quantum.packer.policies import HyperQPolicy
+    from streamflow_quantum.packing.hyperq.policy import HyperQPolicy
 
 POLICIES = ("space", "space-time", "noise-aware")
 
 
 def make_policy(name: str, target: Target, **options: Any) -> HyperQPolicy:
     """A packing policy for ``target``; options: reuse_limit, isolate_above, low_quality."""
-    from streamflow_quantum.packer.policies import NoiseAwarePolicy, SpacePolicy, SpaceTimePolicy
+    from streamflow_quantum.packing.hyperq.policy import (
+        NoiseAwarePolicy,
+        SpacePolicy,
+        SpaceTimePolicy,
+    )
 
     classes = {"space": SpacePolicy, "space-time": SpaceTimePolicy, "noise-aware": NoiseAwarePolicy}
     if name not in classes:

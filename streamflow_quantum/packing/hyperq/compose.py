@@ -19,13 +19,13 @@ from qiskit.transpiler import PassManager
 from qiskit.transpiler.passes import BasisTranslator, GateDirection, Optimize1qGatesDecomposition
 
 from streamflow_quantum.backends.base import active_qubits
-from streamflow_quantum.broker.model import Batch, Placement
+from streamflow_quantum.core.model import Batch, Placement
 
 if TYPE_CHECKING:
     from qiskit.transpiler import Target
 
-    from streamflow_quantum.broker.model import Program
-    from streamflow_quantum.packer.qvm import Position, Version
+    from streamflow_quantum.core.model import Program
+    from streamflow_quantum.packing.hyperq.qvm import Position, Version
 
 
 @dataclass(eq=False)

@@ -11,22 +11,12 @@ from __future__ import annotations
 import time
 import uuid
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from qiskit import QuantumCircuit
-
-
-class ProgramError(ValueError):
-    """A program that cannot run as submitted; its message is one line saying what to fix."""
-
-
-def one_line(error: BaseException) -> str:
-    """The first line of an error's message, or its type's name when it has none."""
-    text = str(error).strip() or type(error).__name__
-    return text.splitlines()[0]
 
 
 def new_id(prefix: str) -> str:
@@ -105,21 +95,3 @@ class Batch:
             for part, sl in zip(parts, self.clbit_slices, strict=True):
                 part[bits[width - sl.stop : width - sl.start]] += n
         return parts
-
-
-class PackingPolicy(Protocol):
-    """How the broker turns its FIFO queue into batches.
-
-    ``prepare`` runs once per program when it is submitted (in a worker thread) and
-    raises :class:`ProgramError` for a program the device cannot run. ``next_batch``
-    forms one batch from the head of the queue; it must contain ``queue[0]`` so that
-    no program waits longer than under serial FIFO.
-    """
-
-    name: str
-    #: Whether gathering programs for ``batchWindow`` seconds can help this policy.
-    packs: bool
-
-    def prepare(self, program: Program) -> None: ...
-
-    def next_batch(self, queue: Sequence[Program]) -> Batch: ...

@@ -19,9 +19,9 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from qiskit.transpiler import Target
 
-    from streamflow_quantum.broker.model import Program
-    from streamflow_quantum.packer.qvm import Position, Shape
-    from streamflow_quantum.packer.regions import Cell, Layout
+    from streamflow_quantum.core.model import Program
+    from streamflow_quantum.packing.hyperq.qvm import Position, Shape
+    from streamflow_quantum.packing.hyperq.regions import Cell, Layout
 
 #: HyperQ's sensitivity heuristic: programs with fewer operations are noise-sensitive.
 HEAVY_OPERATIONS = 340

@@ -7,7 +7,7 @@ import os
 import re
 from typing import TYPE_CHECKING
 
-from streamflow_quantum.broker.model import ProgramError, one_line
+from streamflow_quantum.core.errors import ProgramError, one_line
 
 if TYPE_CHECKING:
     from qiskit import QuantumCircuit

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from streamflow_quantum.backends.base import active_qubits
-from streamflow_quantum.broker.model import Batch, Placement, Program
+from streamflow_quantum.core.model import Batch, Placement, Program
 
 if TYPE_CHECKING:
     from streamflow_quantum.backends.base import Backend

@@ -19,12 +19,12 @@ from qiskit.converters import circuit_to_dag
 from qiskit.transpiler import InstructionProperties, Target, generate_preset_pass_manager
 from qiskit.transpiler.passes import VF2PostLayout
 
-from streamflow_quantum.broker.model import ProgramError
+from streamflow_quantum.core.errors import ProgramError
 
 if TYPE_CHECKING:
     from qiskit import QuantumCircuit
 
-    from streamflow_quantum.packer.regions import Layout
+    from streamflow_quantum.packing.hyperq.regions import Layout
 
 #: A unit of occupancy: (row, col, half) of a cell.
 Slot = tuple[int, int, int]

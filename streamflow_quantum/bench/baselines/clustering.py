@@ -6,7 +6,7 @@ builds the QUBO and scores on the first node, and offloads the MIS solve to the
 quantum partition (a job of its own with ``--licenses=qpu:1``) while its nodes wait idle.
 Every step is the workflow's own ``sfq clustering`` step, so both do the same work.
 
-    python -m streamflow_quantum.applications.clustering.baseline --submit --workdir DIR [options]
+    python -m streamflow_quantum.bench.baselines.clustering --submit --workdir DIR [options]
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from streamflow_quantum.cluster.records import sbatch
 
 NODES = 3
 JOB_NAME = "sfq-baseline"
-MODULE = "streamflow_quantum.applications.clustering.baseline"
+MODULE = "streamflow_quantum.bench.baselines.clustering"
 #: The step CLI as a command line, for processes started on other nodes.
 SFQ = [sys.executable, "-m", "streamflow_quantum.cli.main"]
 

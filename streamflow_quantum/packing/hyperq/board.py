@@ -8,10 +8,10 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from qiskit.transpiler import Target
 
-    from streamflow_quantum.broker.model import Program
-    from streamflow_quantum.packer.compose import Scheduled
-    from streamflow_quantum.packer.qvm import Position, Slot
-    from streamflow_quantum.packer.regions import Layout
+    from streamflow_quantum.core.model import Program
+    from streamflow_quantum.packing.hyperq.compose import Scheduled
+    from streamflow_quantum.packing.hyperq.qvm import Position, Slot
+    from streamflow_quantum.packing.hyperq.regions import Layout
 
 
 @dataclass(eq=False)

@@ -10,12 +10,12 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING
 
-from streamflow_quantum.packer.compose import Scheduled
+from streamflow_quantum.packing.hyperq.compose import Scheduled
 
 if TYPE_CHECKING:
-    from streamflow_quantum.broker.model import Program
-    from streamflow_quantum.packer.board import Board
-    from streamflow_quantum.packer.qvm import Position, Shape
+    from streamflow_quantum.core.model import Program
+    from streamflow_quantum.packing.hyperq.board import Board
+    from streamflow_quantum.packing.hyperq.qvm import Position, Shape
 
 #: The positions a program may take, in the order to try them (noise-aware ordering).
 PositionOrder = Callable[["Program", "Shape", bool], Iterable["Position"]]

@@ -1,0 +1,1 @@
+"""The baselines benchmarks measure the product against."""

@@ -1,0 +1,1 @@
+"""The data model every other layer shares: programs, batches, errors, circuits, settings."""

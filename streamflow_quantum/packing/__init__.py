@@ -1,0 +1,1 @@
+"""Packing policies: how the broker turns its queue into backend jobs."""
