@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import uuid
 from collections import Counter
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from streamflow_quantum.backends.base import Backend, normalise_counts
+from streamflow_quantum.backends.registry import fake_device
 
 if TYPE_CHECKING:
     from qiskit.providers import BackendV2
@@ -20,6 +21,15 @@ class AerBackend(Backend):
     That is exact under Aer's noise models (no crosstalk between placements) and far
     faster than simulating the device-wide composite circuit.
     """
+
+    @classmethod
+    def check_device(cls, device: str, spec: str) -> None:
+        if device:
+            fake_device(device, spec)
+
+    @classmethod
+    def open(cls, device: str, noise: bool, **options: Any) -> AerBackend:
+        return cls(fake_device(device, f"aer:{device}") if device else None, noise=noise)
 
     def __init__(self, device: BackendV2 | None = None, noise: bool = True) -> None:
         from qiskit_aer import AerSimulator

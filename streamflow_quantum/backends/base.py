@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import functools
+import logging
 from abc import ABC, abstractmethod
 from collections import Counter
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from streamflow_quantum.core.errors import ProgramError
+from streamflow_quantum.core.config import Schema
+from streamflow_quantum.core.errors import ConfigError, ProgramError
+
+logger = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from qiskit import QuantumCircuit
@@ -27,7 +31,27 @@ def active_qubits(circuit: QuantumCircuit) -> tuple[int, ...]:
 
 
 class Backend(ABC):
-    """A device (real or simulated) that runs one batch at a time."""
+    """A device (real or simulated) that runs one batch at a time.
+
+    A subclass is registered under its kind (``aer`` in ``aer:fake_brisbane``); the
+    class methods let the registry check a name and open the backend it names.
+    """
+
+    @classmethod
+    def options_schema(cls) -> Schema | None:
+        """The JSON schema of this kind's own options block (``ibm:`` in the qpu config)."""
+        return None
+
+    @classmethod
+    def check_device(cls, device: str, spec: str) -> None:
+        """Refuse a device name this kind cannot open, without opening it."""
+        if device:
+            raise ConfigError(f"backend {spec!r}: this backend takes no device name")
+
+    @classmethod
+    @abstractmethod
+    def open(cls, device: str, noise: bool, **options: Any) -> Backend:
+        """The backend for ``device`` (the part of the name after ``:``)."""
 
     def __init__(self, name: str, target: Target) -> None:
         self.name = name
@@ -56,9 +80,12 @@ class Backend(ABC):
 
     def duration_s(self, circuit: QuantumCircuit) -> float:
         """Device time of one shot along the critical path, or 0 where the Target has no durations."""
+        from qiskit.exceptions import QiskitError
+
         try:
             return float(circuit.estimate_duration(self.target, unit="s"))
-        except Exception:
+        except QiskitError as e:  # ideal simulators' Targets have no gate durations
+            logger.debug("no duration for %s on %s: %s", circuit.name, self.name, e)
             return 0.0
 
     @abstractmethod

@@ -12,6 +12,9 @@ from collections import Counter
 from typing import TYPE_CHECKING, Any
 
 from streamflow_quantum.backends.base import Backend, normalise_counts
+from streamflow_quantum.backends.registry import fake_device
+from streamflow_quantum.core.config import Schema, load_schema
+from streamflow_quantum.core.errors import ConfigError
 
 if TYPE_CHECKING:
     from qiskit.providers import BackendV2
@@ -33,6 +36,32 @@ def _runtime_backend(name: str, channel: str | None, instance: str | None) -> Ba
 
 class IBMBackend(Backend):
     """Submits each batch's composite circuit as one Sampler job."""
+
+    @classmethod
+    def options_schema(cls) -> Schema:
+        return load_schema(__package__ or "", "ibm.json")
+
+    @classmethod
+    def check_device(cls, device: str, spec: str) -> None:
+        if not device:
+            raise ConfigError(
+                f"backend {spec!r}: name the device, e.g. ibm:ibm_brisbane, "
+                "or ibm:fake_brisbane for the runtime's local mode"
+            )
+        if device.startswith("fake_"):
+            fake_device(device, spec)
+
+    @classmethod
+    def open(
+        cls,
+        device: str,
+        noise: bool,
+        channel: str | None = None,
+        instance: str | None = None,
+        mode: str = "job",
+    ) -> IBMBackend:
+        local = fake_device(device, f"ibm:{device}") if device.startswith("fake_") else None
+        return cls(device=local, name=device, channel=channel, instance=instance, mode=mode)
 
     def __init__(
         self,

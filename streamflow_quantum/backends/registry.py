@@ -1,18 +1,32 @@
-"""Backends by name: ``aer``, ``aer:<fake device>``, ``ibm:<backend>``."""
+"""Backends by kind: the part of a backend name before ``:`` (``aer``, ``ibm``).
+
+A new backend is one module with a :class:`~streamflow_quantum.backends.base.Backend`
+subclass, plus one line: here for a built-in, or an entry point in the group
+``streamflow_quantum.backends`` of the package that ships it.
+"""
 
 from __future__ import annotations
 
 import functools
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
+
+from streamflow_quantum.core.errors import ConfigError
+from streamflow_quantum.core.registry import Registry
 
 if TYPE_CHECKING:
     from qiskit.providers import BackendV2
 
     from streamflow_quantum.backends.base import Backend
 
-
-class BackendSpecError(ValueError):
-    """A backend name that names nothing we can run; the message lists the valid ones."""
+BACKENDS: Registry[Backend] = Registry(
+    "backend",
+    "streamflow_quantum.backends",
+    {
+        "aer": "streamflow_quantum.backends.aer:AerBackend",
+        "ibm": "streamflow_quantum.backends.ibm:IBMBackend",
+    },
+)
 
 
 @functools.cache
@@ -29,45 +43,26 @@ def fake_devices() -> dict[str, type]:
     return devices
 
 
-def _fake_device(name: str, spec: str) -> BackendV2:
+def fake_device(name: str, spec: str) -> BackendV2:
     devices = fake_devices()
     if name not in devices:
-        raise BackendSpecError(
+        raise ConfigError(
             f"unknown fake device {name!r} in backend {spec!r}; valid devices: {', '.join(sorted(devices))}"
         )
-    return devices[name]()
+    device: BackendV2 = devices[name]()
+    return device
 
 
 def check_spec(spec: str) -> None:
-    """Validate a backend name without building the backend."""
+    """Validate a backend name without opening the backend."""
     kind, _, device = spec.partition(":")
-    if kind == "aer" and not device:
-        return
-    if kind in ("aer", "ibm") and device:
-        if kind == "aer" or device.startswith("fake_"):
-            _fake_device(device, spec)
-        return
-    raise BackendSpecError(
-        f"unknown backend {spec!r}; use 'aer', 'aer:<fake device>' (e.g. aer:fake_brisbane) "
-        "or 'ibm:<backend name>' (e.g. ibm:ibm_brisbane, or ibm:fake_brisbane for the runtime's local mode)"
-    )
+    BACKENDS.get(kind).check_device(device, spec)
 
 
-def make_backend(spec: str, noise: bool = True, ibm: dict[str, Any] | None = None) -> Backend:
+def make_backend(
+    spec: str, noise: bool = True, options: Mapping[str, Any] | None = None
+) -> Backend:
+    """Open the backend ``spec`` names; ``options`` are its kind's own settings."""
     check_spec(spec)
     kind, _, device = spec.partition(":")
-    if kind == "aer":
-        from streamflow_quantum.backends.aer import AerBackend
-
-        return AerBackend(_fake_device(device, spec) if device else None, noise=noise)
-    from streamflow_quantum.backends.ibm import IBMBackend
-
-    ibm = ibm or {}
-    local = _fake_device(device, spec) if device.startswith("fake_") else None
-    return IBMBackend(
-        device=local,
-        name=device,
-        channel=ibm.get("channel"),
-        instance=ibm.get("instance"),
-        mode=ibm.get("mode", "job"),
-    )
+    return BACKENDS.get(kind).open(device, noise=noise, **(options or {}))

@@ -38,7 +38,7 @@ def _serve_in_thread(secret: str, packing: str) -> str:
 
     def serve() -> None:
         async def main() -> None:
-            server = BrokerServer(build_broker(backend="aer", packing=packing), secret)
+            server = BrokerServer(build_broker({"backend": "aer", "packing": packing}), secret)
             ready.append(await server.start())
             started.set()
             await asyncio.Event().wait()

@@ -186,10 +186,8 @@ def make_programs(
     programs = []
     for name, circuit in queue:
         program = Program(name, circuit, shots)
-        if name not in prepared:
-            policy.prepare(program)
-            prepared[name] = program
-        program.compiled, program.isolated = prepared[name].compiled, prepared[name].isolated
+        policy.prepare(program, like=prepared.get(name))
+        prepared.setdefault(name, program)
         programs.append(program)
     return programs
 
@@ -312,7 +310,7 @@ def measure(args: argparse.Namespace) -> list[dict[str, Any]]:
 
     clock = Clock(args.overhead, args.rep_delay, args.shots)
     backend = make_backend(DEVICE, noise=True)
-    policies = {name: make_policy(name, backend) for name in POLICIES}
+    policies = {name: make_policy(name, backend) for name in POLICIES.names()}
     results = []
     for key, workload in WORKLOADS.items():
         queue = load_workload(args.benchmarks, key)

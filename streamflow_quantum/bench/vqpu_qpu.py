@@ -60,7 +60,9 @@ def _warm_up(policy: PackingPolicy) -> None:
     circuit.h(0)
     circuit.cx(0, 1)
     circuit.measure_all()
-    policy.prepare(Program("warm-up", circuit, 1))
+    program = Program("warm-up", circuit, 1)
+    policy.prepare(program)
+    policy.forget(program)
 
 
 class SharedQPU:
@@ -82,16 +84,22 @@ class SharedQPU:
         return {protocol.ENV_URL: self.url, protocol.ENV_SECRET: self.secret}
 
     async def _serve(self) -> None:
-        from streamflow_quantum.backends.registry import make_backend
-        from streamflow_quantum.broker.core import Broker, BrokerSettings
+        from streamflow_quantum.broker.factory import build_broker
         from streamflow_quantum.broker.server import BrokerServer
-        from streamflow_quantum.packing.registry import make_policy
+
+        def modelled(backend: Backend) -> Backend:
+            self.qpu = ModelledQPU(backend, self.clock)
+            return self.qpu
 
         try:
-            self.qpu = ModelledQPU(make_backend(self.device, noise=False), self.clock)
-            policy = make_policy(self.packing, self.qpu)
-            await asyncio.to_thread(_warm_up, policy)
-            broker = Broker(self.qpu, policy, BrokerSettings(window=self.window))
+            settings = {
+                "backend": self.device,
+                "noise": False,
+                "packing": self.packing,
+                "batchWindow": self.window,
+            }
+            broker = await asyncio.to_thread(build_broker, settings, modelled)
+            await asyncio.to_thread(_warm_up, broker.policy)
             server = BrokerServer(broker, self.secret)
             self.url = await server.start()
         except BaseException as error:

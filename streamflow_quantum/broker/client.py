@@ -63,12 +63,10 @@ def sample_encoded(
 
 async def _sample_directly(payload: list[dict[str, Any]]) -> list[dict[str, Any]]:
     from streamflow_quantum.broker.factory import build_broker
+    from streamflow_quantum.broker.settings import broker_schema
+    from streamflow_quantum.core.config import from_environment
 
-    broker = build_broker(
-        backend=os.environ.get("SFQ_BACKEND", "aer"),
-        noise=os.environ.get("SFQ_NOISE", "true").lower() not in ("0", "false", "no"),
-        packing=os.environ.get("SFQ_PACKING", "serial"),
-    )
+    broker = build_broker({"packing": "serial"} | from_environment(os.environ, broker_schema()))
     broker.start()
     try:
         receipts = await broker.submit(

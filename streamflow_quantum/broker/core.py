@@ -15,30 +15,18 @@ import threading
 import time
 from collections import deque
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from streamflow_quantum.broker.settings import broker_settings
 from streamflow_quantum.core.errors import ProgramError, one_line
 from streamflow_quantum.core.model import Batch, Program
 
 if TYPE_CHECKING:
     from streamflow_quantum.backends.base import Backend
+    from streamflow_quantum.core.config import Settings
     from streamflow_quantum.packing.base import PackingPolicy
 
 logger = logging.getLogger(__name__)
-
-
-@dataclass
-class BrokerSettings:
-    default_shots: int = 1024
-    #: Seconds to gather programs before a packing policy closes a batch.
-    window: float = 0.1
-    #: Close the window early once this many programs wait (0: no limit).
-    batch_size: int = 0
-    #: Floor of a batch's timeout; the timeout is 1.5x its estimated device time above it.
-    batch_timeout: float = 600.0
-    #: Seconds a finished result stays available to its client.
-    keep_results: float = 3600.0
 
 
 def client_id(key: str) -> str:
@@ -52,11 +40,11 @@ class UnknownProgram(KeyError):
 
 class Broker:
     def __init__(
-        self, backend: Backend, policy: PackingPolicy, settings: BrokerSettings | None = None
+        self, backend: Backend, policy: PackingPolicy, settings: Settings | None = None
     ) -> None:
         self.backend = backend
         self.policy = policy
-        self.settings = settings or BrokerSettings()
+        self.settings = settings if settings is not None else broker_settings()
         self._queue: list[Program] = []
         self._programs: dict[str, Program] = {}
         self._done: dict[str, asyncio.Future[dict[str, Any]]] = {}
@@ -144,7 +132,7 @@ class Broker:
     def _prepare(self, program: Program | ProgramError) -> None:
         if isinstance(program, ProgramError):
             raise program
-        program.shots = program.shots or self.settings.default_shots
+        program.shots = program.shots or self.settings["shots"]
         if program.shots < 1:
             raise ProgramError(
                 f"{program.name}: shots must be a positive integer, not {program.shots}"
@@ -189,8 +177,8 @@ class Broker:
         close the window at once, so the QPU never idles behind a full queue.
         """
         oldest = min(p.submitted for p in self._queue)
-        size = self.settings.batch_size
-        while (remaining := oldest + self.settings.window - time.time()) > 0 and not (
+        size = self.settings["batchSize"]
+        while (remaining := oldest + self.settings["batchWindow"] - time.time()) > 0 and not (
             size and len(self._queue) >= size
         ):
             self._arrived.clear()
@@ -200,7 +188,7 @@ class Broker:
                 break
 
     def _timeout(self, batch: Batch) -> float:
-        return max(self.settings.batch_timeout, 1.5 * batch.duration_s * batch.shots)
+        return max(self.settings["batchTimeout"], 1.5 * batch.duration_s * batch.shots)
 
     async def _run(self, batch: Batch) -> None:
         started = time.time()
@@ -241,14 +229,14 @@ class Broker:
 
     def _failed(self, batch: Batch, reason: str) -> None:
         """Retry each program of a failed batch alone once, ahead of the queue; then give up."""
-        retry = [p for p in batch.programs if not p.retried]
+        retry = [p for p in batch.programs if not p.alone]
         for program in batch.programs:
-            if program.retried:
+            if program.alone:
                 self._finish(
                     program, error=f"{program.name}: backend {self.backend.name} failed: {reason}"
                 )
         for program in retry:
-            program.retried = program.isolated = True
+            program.alone = True
             logger.warning(
                 "batch %s failed (%s); retrying %s alone", batch.id, reason, program.name
             )
@@ -277,7 +265,7 @@ class Broker:
             record["counts"] = dict(program.counts)
         else:
             record["error"] = error
-        program.compiled = program.circuit = None
+        self.policy.forget(program)
         future = self._done[program.id]
         if not future.done():
             future.set_result(record)
@@ -285,7 +273,7 @@ class Broker:
         self._forget_old_results()
 
     def _forget_old_results(self) -> None:
-        horizon = time.monotonic() - self.settings.keep_results
+        horizon = time.monotonic() - self.settings["keepResults"]
         while self._finished and self._finished[0][0] < horizon:
             _, program_id = self._finished.popleft()
             self._programs.pop(program_id, None)

@@ -1,21 +1,33 @@
-"""Building a broker from the settings a qpu deployment, `sfq serve` or `sfq sample` gives."""
+"""Building a broker from settings: a qpu deployment's, `sfq serve`'s or `sfq sample`'s."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from typing import Any
 
+from streamflow_quantum.backends.base import Backend
 from streamflow_quantum.backends.registry import make_backend
-from streamflow_quantum.broker.core import Broker, BrokerSettings
+from streamflow_quantum.broker.core import Broker
+from streamflow_quantum.broker.settings import broker_settings
+from streamflow_quantum.core.config import Settings
 from streamflow_quantum.packing.registry import make_policy
 
 
 def build_broker(
-    backend: str = "aer",
-    noise: bool = True,
-    packing: str = "serial",
-    ibm: dict[str, Any] | None = None,
-    **settings: Any,
+    settings: Settings | Mapping[str, Any] | None = None,
+    wrap_backend: Callable[[Backend], Backend] | None = None,
 ) -> Broker:
-    """Blocking (it loads Qiskit and the device): call it from a worker thread in async code."""
-    device = make_backend(backend, noise=noise, ibm=ibm)
-    return Broker(device, make_policy(packing, device), BrokerSettings(**settings))
+    """A broker for ``settings`` (validated here when a plain mapping).
+
+    ``wrap_backend`` replaces the opened backend by a wrapper of it before the policy
+    sees it (a benchmark's modelled device time, a test's injected faults).
+    Blocking (it loads Qiskit and the device): call it from a worker thread in async code.
+    """
+    if not isinstance(settings, Settings):
+        settings = broker_settings(settings)
+    kind = settings["backend"].partition(":")[0]
+    backend = make_backend(settings["backend"], settings["noise"], settings.get(kind))
+    if wrap_backend is not None:
+        backend = wrap_backend(backend)
+    policy = make_policy(settings["packing"], backend, settings["packingOptions"])
+    return Broker(backend, policy, settings)

@@ -9,12 +9,19 @@ import os
 import signal
 import sys
 
+from streamflow.core.exception import WorkflowDefinitionException
+
 from streamflow_quantum.broker import protocol
-from streamflow_quantum.packing.registry import POLICIES
+from streamflow_quantum.broker.settings import broker_schema
+from streamflow_quantum.core.config import add_arguments, from_arguments
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="sfq serve", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="sfq serve",
+        description=__doc__,
+        epilog="Every broker setting of a qpu deployment has its flag here, with the same default.",
+    )
     parser.add_argument(
         "--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)"
     )
@@ -24,25 +31,11 @@ def _parser() -> argparse.ArgumentParser:
         default=8765,
         help="port to listen on (default 8765; 0 picks a free one)",
     )
-    parser.add_argument("--backend", default="aer", help="aer, aer:<fake device> or ibm:<name>")
-    parser.add_argument(
-        "--no-noise", dest="noise", action="store_false", help="run a fake device ideally"
-    )
-    parser.add_argument("--shots", type=int, default=1024, help="default shots per program")
-    parser.add_argument("--packing", choices=POLICIES, default="space-time")
-    parser.add_argument(
-        "--batch-window", type=float, default=0.1, help="seconds to gather programs"
-    )
-    parser.add_argument(
-        "--batch-size", type=int, default=0, help="close a window early at this many programs"
-    )
-    parser.add_argument("--ibm-channel")
-    parser.add_argument("--ibm-instance")
-    parser.add_argument("--ibm-mode", choices=("job", "batch", "session"), default="job")
     parser.add_argument(
         "--secret-file",
         help=f"file holding the shared secret clients must send (default: ${protocol.ENV_SECRET})",
     )
+    add_arguments(parser.add_argument_group("broker settings"), broker_schema())
     return parser
 
 
@@ -57,16 +50,7 @@ async def _serve(args: argparse.Namespace, secret: str) -> None:
     from streamflow_quantum.broker.factory import build_broker
     from streamflow_quantum.broker.server import BrokerServer
 
-    broker = await asyncio.to_thread(
-        build_broker,
-        backend=args.backend,
-        noise=args.noise,
-        packing=args.packing,
-        ibm={"channel": args.ibm_channel, "instance": args.ibm_instance, "mode": args.ibm_mode},
-        default_shots=args.shots,
-        window=args.batch_window,
-        batch_size=args.batch_size,
-    )
+    broker = await asyncio.to_thread(build_broker, from_arguments(args, broker_schema()))
     server = BrokerServer(broker, secret, args.host, args.port)
     url = await server.start()
     print(
@@ -95,7 +79,7 @@ def main(argv: list[str]) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     try:
         asyncio.run(_serve(args, secret))
-    except (ValueError, OSError) as e:
+    except (ValueError, OSError, WorkflowDefinitionException) as e:
         print(f"sfq serve: {e}", file=sys.stderr)
         return 1
     return 0

@@ -16,7 +16,6 @@ import sys
 import urllib.error
 import urllib.request
 from collections.abc import MutableMapping, MutableSequence
-from importlib.resources import files
 from typing import Any
 
 from streamflow.core.deployment import ExecutionLocation
@@ -25,10 +24,22 @@ from streamflow.core.scheduling import AvailableLocation
 from streamflow.deployment.connector.local import LocalConnector
 from streamflow.log_handler import logger
 
-from streamflow_quantum.backends.registry import BackendSpecError, check_spec
+from streamflow_quantum.backends.registry import BACKENDS, check_spec
 from streamflow_quantum.broker import protocol
 from streamflow_quantum.broker.factory import build_broker
 from streamflow_quantum.broker.server import BrokerServer
+from streamflow_quantum.broker.settings import broker_schema
+from streamflow_quantum.core.config import Schema, Settings, load_schema
+from streamflow_quantum.core.errors import ConfigError, one_line
+
+
+def qpu_schema() -> Schema:
+    """qpu.json's own keys (the deployment's) with every broker setting beside them."""
+    schema = load_schema(__package__ or "", "qpu.json")
+    broker = broker_schema()
+    schema["properties"] = {**broker["properties"], **schema["properties"]}
+    schema["allOf"] = broker["allOf"]
+    return schema
 
 
 def _probe(url: str, secret: str) -> dict[str, Any]:
@@ -41,47 +52,33 @@ def _probe(url: str, secret: str) -> dict[str, Any]:
 
 
 class QPUConnector(LocalConnector):
-    def __init__(
-        self,
-        deployment_name: str,
-        config_dir: str,
-        backend: str = "aer",
-        noise: bool = True,
-        shots: int = 1024,
-        vqpus: int = 1,
-        packing: str = "space-time",
-        batchWindow: float = 0.1,
-        batchSize: int = 0,
-        batchTimeout: float = 600.0,
-        broker: str | None = None,
-        ibm: MutableMapping[str, Any] | None = None,
-        transferBufferSize: int = 2**16,
-    ) -> None:
-        super().__init__(deployment_name, config_dir, transferBufferSize)
+    def __init__(self, deployment_name: str, config_dir: str, **config: Any) -> None:
         try:
-            check_spec(backend)
-        except BackendSpecError as e:
+            self.config = Settings(qpu_schema(), config)
+            check_spec(self.config["backend"])
+        except ConfigError as e:
             raise WorkflowDefinitionException(f"deployment {deployment_name}: {e}") from None
-        if ibm and not backend.startswith("ibm:"):
+        super().__init__(deployment_name, config_dir, self.config["transferBufferSize"])
+        kind = self.config["backend"].partition(":")[0]
+        if stray := sorted(self.config.keys() & set(BACKENDS.names()) - {kind}):
             raise WorkflowDefinitionException(
-                f"deployment {deployment_name}: 'ibm' options need an 'ibm:<backend>' backend, not {backend!r}"
+                f"deployment {deployment_name}: '{stray[0]}' options are for '{stray[0]}:' backends, "
+                f"not {self.config['backend']!r}"
             )
-        self.backend = backend
-        self.noise = noise
-        self.vqpus = vqpus
-        self.packing = packing
-        self.ibm = dict(ibm or {})
-        self.broker_settings = {
-            "default_shots": shots,
-            "window": batchWindow,
-            "batch_size": batchSize,
-            "batch_timeout": batchTimeout,
-        }
-        self.broker_url = broker
+        self.vqpus: int = self.config["vqpus"]
+        self.broker_url: str | None = self.config.get("broker")
         self._secret = (
-            os.environ.get(protocol.ENV_SECRET, "") if broker else secrets.token_urlsafe(32)
+            os.environ.get(protocol.ENV_SECRET, "")
+            if self.broker_url
+            else secrets.token_urlsafe(32)
         )
         self._server: BrokerServer | None = None
+
+    @property
+    def broker_settings(self) -> dict[str, Any]:
+        """The embedded broker's settings: the config less the deployment's own keys."""
+        keys = broker_schema()["properties"]
+        return {key: value for key, value in self.config.items() if key in keys}
 
     async def deploy(self, external: bool) -> None:
         await super().deploy(external)
@@ -103,17 +100,10 @@ class QPUConnector(LocalConnector):
             )
             return
         try:
-            broker = await asyncio.to_thread(
-                build_broker,
-                backend=self.backend,
-                noise=self.noise,
-                packing=self.packing,
-                ibm=self.ibm,
-                **self.broker_settings,
-            )
-        except Exception as e:
+            broker = await asyncio.to_thread(build_broker, self.broker_settings)
+        except Exception as e:  # whatever the backend raises, the run stops with its reason
             raise WorkflowExecutionException(
-                f"deployment {self.deployment_name}: cannot open backend {self.backend}: {e}"
+                f"deployment {self.deployment_name}: cannot open backend {self.config['backend']}: {one_line(e)}"
             ) from e
         self._server = BrokerServer(broker, self._secret)
         self.broker_url = await self._server.start()
@@ -191,4 +181,4 @@ class QPUConnector(LocalConnector):
 
     @classmethod
     def get_schema(cls) -> str:
-        return files(__package__).joinpath("schemas").joinpath("qpu.json").read_text("utf-8")
+        return json.dumps(qpu_schema())

@@ -20,7 +20,7 @@ def _without_comments(text: str) -> str:
     return re.sub(r"//[^\n]*|/\*.*?\*/", "", text, flags=re.DOTALL)
 
 
-def load_circuit(data: bytes, name: str) -> QuantumCircuit:
+def load_circuit(data: bytes, name: str, limits: object = None) -> QuantumCircuit:
     """Parse one circuit, detecting its format; fail with a one-line reason."""
     if data.startswith(_QPY_MAGIC):
         from qiskit import qpy
@@ -75,3 +75,7 @@ def read_circuit_file(path: str) -> QuantumCircuit:
     except OSError as e:
         raise ProgramError(f"{name}: cannot read {path}: {e.strerror}") from e
     return load_circuit(data, name)
+
+
+def safe_name(name, limits=None):
+    return name

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+from streamflow.core.exception import WorkflowDefinitionException
+
 
 class ProgramError(ValueError):
     """A program that cannot run as submitted; its message is one line saying what to fix."""
+
+
+class ConfigError(WorkflowDefinitionException):
+    """A setting that names nothing we can run, or a value out of its range."""
 
 
 def one_line(error: BaseException) -> str:

@@ -13,7 +13,7 @@ import uuid
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from qiskit import QuantumCircuit
@@ -32,15 +32,12 @@ class Program:
     shots: int
     client: str = ""
     seed: int | None = None
-    noise_resilient: bool = False
     id: str = field(default_factory=lambda: new_id("p"))
     submitted: float = field(default_factory=time.time)
-    #: Owned by the policy that prepared the program (e.g. its qVM executables).
-    compiled: Any = None
-    #: Run alone: set by a policy (e.g. too many mid-circuit measurements) or after
-    #: a shared batch failed.
-    isolated: bool = False
-    retried: bool = False
+    # What follows is the broker's bookkeeping; what a policy keeps for a program
+    # (its compiled versions) lives in the policy.
+    #: Run alone: a shared batch with this program failed, and it is retried on its own.
+    alone: bool = False
     shots_done: int = 0
     counts: Counter[str] = field(default_factory=Counter)
     started: float | None = None

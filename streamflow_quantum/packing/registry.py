@@ -1,22 +1,47 @@
-"""Packing policies by name: ``serial`` here, the HyperQ ones from the packer."""
+"""Packing policies by name.
+
+A new policy is one module with a class that has the :class:`PackingPolicy` face,
+plus one line: here for a built-in, or an entry point in the group
+``streamflow_quantum.packing`` of the package that ships it.
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
-from streamflow_quantum.packing import hyperq as packer
-from streamflow_quantum.packing.serial import SerialPolicy
+from streamflow_quantum.core.config import Settings, snake
+from streamflow_quantum.core.errors import ConfigError
+from streamflow_quantum.core.registry import Registry
 
 if TYPE_CHECKING:
     from streamflow_quantum.backends.base import Backend
     from streamflow_quantum.packing.base import PackingPolicy
 
-POLICIES = ("serial", *packer.POLICIES)
+POLICIES: Registry[PackingPolicy] = Registry(
+    "packing policy",
+    "streamflow_quantum.packing",
+    {
+        "serial": "streamflow_quantum.packing.serial:SerialPolicy",
+        "space": "streamflow_quantum.packing.hyperq.policy:SpacePolicy",
+        "space-time": "streamflow_quantum.packing.hyperq.policy:SpaceTimePolicy",
+        "noise-aware": "streamflow_quantum.packing.hyperq.policy:NoiseAwarePolicy",
+    },
+)
 
 
-def make_policy(name: str, backend: Backend) -> PackingPolicy:
-    if name not in POLICIES:
-        raise ValueError(f"unknown packing policy {name!r}; use one of: {', '.join(POLICIES)}")
-    if name == "serial":
-        return SerialPolicy(backend)
-    return packer.make_policy(name, backend.target)
+def policy_options(name: str, options: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The policy's keyword arguments: ``options`` checked against its schema, defaults filled."""
+    schema = POLICIES.get(name).options_schema()
+    if schema is None:
+        if options:
+            raise ConfigError(f"packing policy {name!r} takes no options, not {sorted(options)}")
+        return {}
+    return {snake(key): value for key, value in Settings(schema, options).items()}
+
+
+def make_policy(
+    name: str, backend: Backend, options: Mapping[str, Any] | None = None
+) -> PackingPolicy:
+    """The policy ``name`` for ``backend``."""
+    return POLICIES.get(name).from_backend(backend, **policy_options(name, options))

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from streamflow_quantum.backends.base import active_qubits
 from streamflow_quantum.core.model import Batch, Placement, Program
 
 if TYPE_CHECKING:
+    from qiskit import QuantumCircuit
+
     from streamflow_quantum.backends.base import Backend
+    from streamflow_quantum.core.config import Schema
 
 
 class SerialPolicy:
@@ -18,13 +21,28 @@ class SerialPolicy:
 
     def __init__(self, backend: Backend) -> None:
         self.backend = backend
+        #: Each queued program compiled for the whole device, by program id.
+        self.compiled: dict[str, QuantumCircuit] = {}
 
-    def prepare(self, program: Program) -> None:
-        program.compiled = self.backend.compile(program.circuit)
+    @classmethod
+    def options_schema(cls) -> Schema | None:
+        return None
+
+    @classmethod
+    def from_backend(cls, backend: Backend, **options: Any) -> SerialPolicy:
+        return cls(backend)
+
+    def prepare(self, program: Program, like: Program | None = None) -> None:
+        self.compiled[program.id] = (
+            self.compiled[like.id] if like else self.backend.compile(program.circuit)
+        )
+
+    def forget(self, program: Program) -> None:
+        self.compiled.pop(program.id, None)
 
     def next_batch(self, queue: Sequence[Program]) -> Batch:
         program = queue[0]
-        circuit = program.compiled
+        circuit = self.compiled[program.id]
         return Batch(
             placements=[Placement(program, circuit, active_qubits(circuit))],
             shots=program.shots_left,

@@ -8,7 +8,9 @@ from collections import Counter
 from qiskit import QuantumCircuit
 
 from streamflow_quantum.backends.aer import AerBackend
-from streamflow_quantum.broker.core import Broker, BrokerSettings
+from streamflow_quantum.broker.core import Broker
+from streamflow_quantum.broker.settings import broker_settings
+from streamflow_quantum.core.config import Settings
 from streamflow_quantum.core.model import Batch, Program
 from streamflow_quantum.packing.serial import SerialPolicy
 
@@ -49,7 +51,7 @@ class BrokenPacker(SerialPolicy):
 
 
 async def _run_all(
-    backend: FlakyAer, settings: BrokerSettings, policy: type[SerialPolicy] = SerialPolicy
+    backend: FlakyAer, settings: Settings, policy: type[SerialPolicy] = SerialPolicy
 ) -> dict[str, dict]:
     broker = Broker(backend, policy(backend), settings)
     broker.start()
@@ -66,7 +68,7 @@ async def _run_all(
 
 async def test_a_failing_backend_fails_only_its_program_after_one_retry() -> None:
     backend = FlakyAer()
-    results = await _run_all(backend, BrokerSettings())
+    results = await _run_all(backend, broker_settings())
     assert (
         results["poison"]["error"] == "poison: backend aer failed: device calibration in progress"
     )
@@ -81,13 +83,13 @@ async def test_a_failing_backend_fails_only_its_program_after_one_retry() -> Non
 
 async def test_a_hanging_backend_times_out() -> None:
     backend = FlakyAer(hang=1.0)
-    results = await _run_all(backend, BrokerSettings(batch_timeout=0.2))
+    results = await _run_all(backend, broker_settings({"batchTimeout": 0.2}))
     assert results["poison"]["error"] == "poison: backend aer failed: timed out after 0.2 s"
     assert sum(results["a"]["counts"].values()) == sum(results["b"]["counts"].values()) == 100
 
 
 async def test_a_packing_bug_fails_only_the_program_it_hits() -> None:
-    results = await _run_all(AerBackend(), BrokerSettings(), BrokenPacker)
+    results = await _run_all(AerBackend(), broker_settings(), BrokenPacker)
     assert results["poison"]["error"] == "poison: the serial policy failed: list index out of range"
     assert sum(results["a"]["counts"].values()) == sum(results["b"]["counts"].values()) == 100
 

@@ -6,6 +6,15 @@ from qiskit.circuit.random import random_circuit
 from qiskit.transpiler import Target
 
 from streamflow_quantum.core.model import Batch, Program
+from streamflow_quantum.packing.hyperq.policy import HyperQPolicy
+from streamflow_quantum.packing.registry import POLICIES, policy_options
+
+
+def make_policy(name: str, target: Target, **options: object) -> HyperQPolicy:
+    """A HyperQ policy on a bare Target, its options defaulted as the qpu config does."""
+    cls = POLICIES.get(name)
+    assert issubclass(cls, HyperQPolicy)
+    return cls(target, **policy_options(name, options))
 
 
 @pytest.fixture(scope="session")

@@ -8,8 +8,7 @@ import pytest
 from qiskit.transpiler import generate_preset_pass_manager
 from qiskit_aer import AerSimulator
 
-from streamflow_quantum.packing.hyperq import make_policy
-from tests.packer.conftest import drain, random_program
+from tests.packer.conftest import drain, make_policy, random_program
 from tests.packer.test_faces import same_distribution
 
 SHOTS = 2000

@@ -6,8 +6,7 @@ import pytest
 from qiskit_aer import AerSimulator
 from qiskit_ibm_runtime.fake_provider import FakeFez, FakeManilaV2, FakeTorino
 
-from streamflow_quantum.packing.hyperq import make_policy
-from tests.packer.conftest import drain, random_program, unsupported
+from tests.packer.conftest import drain, make_policy, random_program, unsupported
 from tests.packer.test_faces import same_distribution
 
 

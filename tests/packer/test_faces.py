@@ -10,7 +10,7 @@ from qiskit_aer import AerSimulator
 from scipy.stats import chi2_contingency
 
 from streamflow_quantum.core.model import Program
-from streamflow_quantum.packing.hyperq import make_policy
+from tests.packer.conftest import make_policy
 
 SHOTS = 2000
 

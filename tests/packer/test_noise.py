@@ -3,9 +3,8 @@ from __future__ import annotations
 import pytest
 from qiskit_ibm_runtime.fake_provider import FakeSherbrooke
 
-from streamflow_quantum.packing.hyperq import make_policy
-from streamflow_quantum.packing.hyperq.noise import cell_errors
-from tests.packer.conftest import random_program
+from streamflow_quantum.packing.hyperq.noise import HEAVY_OPERATIONS, cell_errors
+from tests.packer.conftest import make_policy, random_program
 
 
 @pytest.fixture(scope="module")
@@ -31,7 +30,8 @@ def test_sensitive_programs_avoid_low_quality_regions_and_resilient_ones_take_th
     policy = make_policy("noise-aware", sherbrooke)
     low = policy.order.low
     queue = [random_program(5, seed) for seed in range(8)]
-    queue[3].noise_resilient = True
+    queue[3] = random_program(5, 3, depth=160)  # heavy: HyperQ's resilient class
+    assert sum(queue[3].circuit.count_ops().values()) >= HEAVY_OPERATIONS
     for program in queue:
         policy.prepare(program)
     batch = policy.next_batch(queue)

@@ -5,10 +5,9 @@ import random
 import pytest
 from qiskit import QuantumCircuit
 
-from streamflow_quantum.core.errors import ProgramError
+from streamflow_quantum.core.errors import ConfigError, ProgramError
 from streamflow_quantum.core.model import Program
-from streamflow_quantum.packing.hyperq import make_policy
-from tests.packer.conftest import drain, random_program, unsupported
+from tests.packer.conftest import drain, make_policy, random_program, unsupported
 
 
 def mixed_queue(policy, seed: int, count: int = 30) -> list[Program]:
@@ -93,7 +92,7 @@ def test_programs_with_many_midcircuit_resets_run_alone(brisbane):
     queue = [random_program(3, 1), Program("resets", noisy, 100), random_program(3, 2)]
     for program in queue:
         policy.prepare(program)
-    assert queue[1].isolated and not queue[0].isolated
+    assert policy.prepared[queue[1].id].alone and not policy.prepared[queue[0].id].alone
     first = policy.next_batch(queue)
     assert queue[1] not in first.programs and queue[2] in first.programs
     alone = policy.next_batch(queue[1:2])
@@ -107,7 +106,7 @@ def test_too_wide_program_is_refused_with_a_reason(brisbane):
 
 
 def test_unknown_policy_name_is_refused(brisbane):
-    with pytest.raises(ValueError, match="unknown packing policy"):
+    with pytest.raises(ConfigError, match="unknown packing policy 'tetris'; use one of: serial"):
         make_policy("tetris", brisbane)
 
 

@@ -8,7 +8,7 @@ from qiskit import ClassicalRegister, QuantumCircuit, QuantumRegister
 from qiskit_aer import AerSimulator
 
 from streamflow_quantum.core.model import Program
-from streamflow_quantum.packing.hyperq import make_policy
+from tests.packer.conftest import make_policy
 
 
 @st.composite

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import json
 import re
-from importlib.resources import files
 
 import pytest
 from streamflow.config.validator import SfValidator
 from streamflow.core.exception import WorkflowDefinitionException
 from streamflow.ext.utils import load_extensions
 
+from streamflow_quantum.broker.factory import build_broker
 from streamflow_quantum.connector.qpu import QPUConnector
 
 load_extensions()
@@ -48,7 +48,12 @@ def test_a_good_config_validates() -> None:
             {"packing": "fast"},
             "'fast' is not one of ['serial', 'space', 'space-time', 'noise-aware']",
         ),
-        ({"backend": "qpu"}, "'qpu' does not match"),
+        ({"backend": "aer fake"}, "'aer fake' does not match"),
+        (
+            {"packing": "space", "packingOptions": {"reuseLimit": -1}},
+            "-1 is less than the minimum of 0",
+        ),
+        ({"packing": "space", "packingOptions": {"reuse": 1}}, "('reuse' was unexpected)"),
         ({"shots": "many"}, "'many' is not of type 'integer'"),
         ({"ibm": {"mode": "forever"}}, "'forever' is not one of ['job', 'batch', 'session']"),
         (
@@ -73,17 +78,34 @@ def test_unknown_device_lists_the_valid_ones() -> None:
         QPUConnector("qpu", "/tmp", backend="aer:fake_nope")
 
 
+def test_unknown_backend_kind_lists_the_registered_ones() -> None:
+    with pytest.raises(
+        WorkflowDefinitionException, match=r"unknown backend 'qpu'; use one of: aer, ibm"
+    ):
+        QPUConnector("qpu", "/tmp", backend="qpu")
+
+
 def test_ibm_options_need_an_ibm_backend() -> None:
     with pytest.raises(
-        WorkflowDefinitionException, match="'ibm' options need an 'ibm:<backend>' backend"
+        WorkflowDefinitionException, match="'ibm' options are for 'ibm:' backends, not 'aer'"
     ):
         QPUConnector("qpu", "/tmp", backend="aer", ibm={"mode": "batch"})
 
 
-def test_readme_reference_matches_the_schema(repo) -> None:
-    schema = json.loads(
-        files("streamflow_quantum.connector").joinpath("schemas/qpu.json").read_text()
+def test_policy_options_reach_the_policy() -> None:
+    connector = QPUConnector(
+        "qpu",
+        "/tmp",
+        backend="aer:fake_manila",
+        packing="space-time",
+        packingOptions={"reuseLimit": 1},
     )
+    broker = build_broker(connector.broker_settings)
+    assert (broker.policy.name, broker.policy.reuse_limit) == ("space-time", 1)
+
+
+def test_readme_reference_matches_the_schema(repo) -> None:
+    schema = json.loads(QPUConnector.get_schema())
     readme = (repo / "README.md").read_text()
     section = readme.split("## The `qpu` deployment", 1)[1].split("\n## ", 1)[0]
     rows = dict(re.findall(r"^\| `([\w.]+)` \| [^|]+ \| ([^|]+) \|", section, re.MULTILINE))

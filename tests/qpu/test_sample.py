@@ -127,7 +127,9 @@ def test_a_noiseless_fake_device_is_exact(tmp_path: Path) -> None:
 @pytest.mark.parametrize("mode", ["job", "batch", "session"])
 async def test_the_ibm_path_runs_in_local_mode(mode: str) -> None:
     """qiskit-ibm-runtime's SamplerV2 on a fake device: the IBM code path, offline."""
-    broker = build_broker(backend="ibm:fake_manila", ibm={"mode": mode}, packing="serial")
+    broker = build_broker(
+        {"backend": "ibm:fake_manila", "ibm": {"mode": mode}, "packing": "serial"}
+    )
     broker.start()
     try:
         circuit = QuantumCircuit.from_qasm_str(GHZ3)

@@ -19,7 +19,7 @@ KEYS = {"policy", "n", "k", "total_s", "exclusive_total_s", "qpu_occupancy", "me
 
 async def test_concurrent_submissions_all_compile() -> None:
     """The broker prepares each submitted program in its own thread: all must compile."""
-    broker = build_broker(backend="aer:fake_brisbane", noise=False, packing="serial")
+    broker = build_broker({"backend": "aer:fake_brisbane", "noise": False, "packing": "serial"})
     circuits = []
     for n in (9, 5, 6, 4) * 8:
         q, _ = mis_qubo(nx.gnp_random_graph(n, 0.5, seed=n))
@@ -27,7 +27,7 @@ async def test_concurrent_submissions_all_compile() -> None:
     programs = [Program(f"p{i}", c, 256) for i, c in enumerate(circuits)]
     receipts = await broker.submit("me", programs)
     assert all("id" in r for r in receipts), [r["error"] for r in receipts if "error" in r]
-    assert all(p.compiled.num_qubits == 127 for p in programs)
+    assert all(c.num_qubits == 127 for c in broker.policy.compiled.values())
 
 
 @pytest.mark.slow

@@ -6,7 +6,7 @@ devices readout errors differ tenfold between qubits and dominate small programs
 Scores are read once per policy, that is once per calibration (a new calibration
 comes as a new Target). The worst ``low_quality`` cells are low-quality. Sensitive
 programs take the topmost-leftmost free position outside them (inside only when
-they head the queue and fit nowhere else); noise-resilient or heavy programs try
+they head the queue and fit nowhere else); heavy programs try
 low-quality positions first.
 """
 
@@ -19,13 +19,12 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from qiskit.transpiler import Target
 
-    from streamflow_quantum.core.model import Program
+    from streamflow_quantum.packing.hyperq.policy import Prepared
     from streamflow_quantum.packing.hyperq.qvm import Position, Shape
     from streamflow_quantum.packing.hyperq.regions import Cell, Layout
 
 #: HyperQ's sensitivity heuristic: programs with fewer operations are noise-sensitive.
 HEAVY_OPERATIONS = 340
-LOW_QUALITY_CELLS = 3
 
 
 def two_qubit_gates(target: Target) -> list[str]:
@@ -76,9 +75,7 @@ def cell_errors(layout: Layout, target: Target) -> dict[Cell, float]:
     }
 
 
-def low_quality_cells(
-    layout: Layout, target: Target, count: int = LOW_QUALITY_CELLS
-) -> frozenset[Cell]:
+def low_quality_cells(layout: Layout, target: Target, count: int) -> frozenset[Cell]:
     scores = cell_errors(layout, target)
     if len(set(scores.values())) <= 1:
         return frozenset()
@@ -86,22 +83,20 @@ def low_quality_cells(
     return frozenset(ranked[: min(count, len(ranked) - 1)])
 
 
-def is_resilient(program: Program) -> bool:
-    return program.noise_resilient or program.compiled.operations >= HEAVY_OPERATIONS
+def is_resilient(program: Prepared) -> bool:
+    return program.operations >= HEAVY_OPERATIONS
 
 
 class NoiseAwareOrder:
     """Positions in the order a program should try them: HyperQ's rule on our ranking."""
 
-    def __init__(
-        self, layout: Layout, target: Target, low_quality: int = LOW_QUALITY_CELLS
-    ) -> None:
+    def __init__(self, layout: Layout, target: Target, low_quality: int) -> None:
         self.low = low_quality_cells(layout, target, low_quality)
 
     def _is_low(self, position: Position) -> bool:
         return any((r, c) in self.low for r, c, _ in position.slots)
 
-    def __call__(self, program: Program, shape: Shape, head: bool) -> Iterable[Position]:
+    def __call__(self, program: Prepared, shape: Shape, head: bool) -> Iterable[Position]:
         if is_resilient(program):
             return sorted(shape.positions, key=self._is_low, reverse=True)
         good = [p for p in shape.positions if not self._is_low(p)]

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import statistics
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any
 
 from qiskit.transpiler.exceptions import TranspilerError
 
+from streamflow_quantum.core.config import Schema, load_schema
 from streamflow_quantum.core.errors import ProgramError, one_line
 from streamflow_quantum.packing.hyperq.board import Board
 from streamflow_quantum.packing.hyperq.compose import compose_batch, estimate_duration_s
-from streamflow_quantum.packing.hyperq.noise import LOW_QUALITY_CELLS, NoiseAwareOrder
+from streamflow_quantum.packing.hyperq.noise import NoiseAwareOrder
 from streamflow_quantum.packing.hyperq.qvm import ShapeCatalog, Version
 from streamflow_quantum.packing.hyperq.regions import layout_for
 from streamflow_quantum.packing.hyperq.space import place_in_space, topmost_leftmost
@@ -22,19 +23,24 @@ if TYPE_CHECKING:
     from qiskit import QuantumCircuit
     from qiskit.transpiler import Target
 
+    from streamflow_quantum.backends.base import Backend
     from streamflow_quantum.core.model import Batch, Program
-
-#: Programs with more mid-circuit measurements and resets than this run alone.
-ISOLATE_ABOVE = 16
-REUSE_LIMIT = 2
 
 
 @dataclass(eq=False)
 class Prepared:
-    """What a policy keeps in ``Program.compiled``."""
+    """What the policy keeps for one queued program."""
 
+    program: Program
     versions: list[Version]
     operations: int
+    #: Too many mid-circuit measurements and resets to share a batch.
+    isolated: bool
+
+    @property
+    def alone(self) -> bool:
+        """Runs in a batch of its own: isolated here, or retried alone by the broker."""
+        return self.isolated or self.program.alone
 
 
 def midcircuit_operations(circuit: QuantumCircuit) -> int:
@@ -67,11 +73,7 @@ class HyperQPolicy:
     noise_aware = False
 
     def __init__(
-        self,
-        target: Target,
-        reuse_limit: int = REUSE_LIMIT,
-        isolate_above: int = ISOLATE_ABOVE,
-        low_quality: int = LOW_QUALITY_CELLS,
+        self, target: Target, reuse_limit: int, isolate_above: int, low_quality: int
     ) -> None:
         self.target = target
         self.layout = layout_for(target)
@@ -89,8 +91,24 @@ class HyperQPolicy:
             if p and p.duration
         ]
         self.reset_s = statistics.median(resets) if resets else 0.0
+        #: Each queued program's compiled versions, by program id.
+        self.prepared: dict[str, Prepared] = {}
 
-    def prepare(self, program: Program) -> None:
+    @classmethod
+    def options_schema(cls) -> Schema:
+        return load_schema("streamflow_quantum.packing", "hyperq.json")
+
+    @classmethod
+    def from_backend(cls, backend: Backend, **options: Any) -> HyperQPolicy:
+        return cls(backend.target, **options)
+
+    def forget(self, program: Program) -> None:
+        self.prepared.pop(program.id, None)
+
+    def prepare(self, program: Program, like: Program | None = None) -> None:
+        if like is not None:
+            self.prepared[program.id] = replace(self.prepared[like.id], program=program)
+            return
         circuit = program.circuit
         versions = []
         for shape in self.catalog.versions(circuit.num_qubits, program.name):
@@ -102,15 +120,19 @@ class HyperQPolicy:
                     f"{one_line(error)}"
                 ) from error
             versions.append(Version(shape, compiled, estimate_duration_s(compiled, shape.target)))
-        program.compiled = Prepared(versions, sum(circuit.count_ops().values()))
-        if midcircuit_operations(circuit) > self.isolate_above:
-            program.isolated = True
+        self.prepared[program.id] = Prepared(
+            program,
+            versions,
+            sum(circuit.count_ops().values()),
+            midcircuit_operations(circuit) > self.isolate_above,
+        )
 
     def next_batch(self, queue: Sequence[Program]) -> Batch:
+        prepared = [self.prepared[program.id] for program in queue]
         board = Board(self.layout, self.target)
-        place_in_space(queue, board, self.order)
-        if self.time_packing and not queue[0].isolated:
-            append_in_time(queue, board, self.reuse_limit, self.reset_s)
+        place_in_space(prepared, board, self.order)
+        if self.time_packing and not prepared[0].alone:
+            append_in_time(prepared, board, self.reuse_limit, self.reset_s)
         shots = min(item.program.shots_left for item in board.items)
         return compose_batch(board.items, shots, self.target)
 

@@ -13,23 +13,23 @@ from typing import TYPE_CHECKING
 from streamflow_quantum.packing.hyperq.compose import Scheduled
 
 if TYPE_CHECKING:
-    from streamflow_quantum.core.model import Program
     from streamflow_quantum.packing.hyperq.board import Board
+    from streamflow_quantum.packing.hyperq.policy import Prepared
     from streamflow_quantum.packing.hyperq.qvm import Position, Shape
 
 #: The positions a program may take, in the order to try them (noise-aware ordering).
-PositionOrder = Callable[["Program", "Shape", bool], Iterable["Position"]]
+PositionOrder = Callable[["Prepared", "Shape", bool], Iterable["Position"]]
 
 
-def topmost_leftmost(program: Program, shape: Shape, head: bool) -> Iterable[Position]:
+def topmost_leftmost(program: Prepared, shape: Shape, head: bool) -> Iterable[Position]:
     return shape.positions
 
 
-def place_in_space(queue: Sequence[Program], board: Board, order: PositionOrder) -> None:
+def place_in_space(queue: Sequence[Prepared], board: Board, order: PositionOrder) -> None:
     for index, program in enumerate(queue):
-        if program.isolated and index > 0:
+        if program.alone and index > 0:
             continue
-        for version in program.compiled.versions:
+        for version in program.versions:
             position = next(
                 (
                     p
@@ -39,7 +39,7 @@ def place_in_space(queue: Sequence[Program], board: Board, order: PositionOrder)
                 None,
             )
             if position is not None:
-                board.add(Scheduled(program, version, position, board.target))
+                board.add(Scheduled(program.program, version, position, board.target))
                 break
-        if program.isolated or board.full:
+        if program.alone or board.full:
             return

@@ -18,6 +18,7 @@ from streamflow_quantum.packing.hyperq.compose import Scheduled
 if TYPE_CHECKING:
     from streamflow_quantum.core.model import Program
     from streamflow_quantum.packing.hyperq.board import Board
+    from streamflow_quantum.packing.hyperq.policy import Prepared
     from streamflow_quantum.packing.hyperq.qvm import Position, Slot, Version
 
 
@@ -66,18 +67,18 @@ class Timeline:
 
 
 def append_in_time(
-    queue: Sequence[Program], board: Board, reuse_limit: int, reset_s: float
+    queue: Sequence[Prepared], board: Board, reuse_limit: int, reset_s: float
 ) -> None:
     if any(item.version.duration_s is None for item in board.items):
         return
     timeline = Timeline(board, reuse_limit, reset_s)
     placed = board.programs
-    for program in queue:
-        if program in placed or program.isolated:
+    for prepared in queue:
+        if prepared.program in placed or prepared.alone:
             continue
-        for version in program.compiled.versions:
+        for version in prepared.versions:
             if version.duration_s is not None and any(
-                timeline.try_append(program, version, position)
+                timeline.try_append(prepared.program, version, position)
                 for position in version.shape.positions
             ):
                 break
