@@ -25,6 +25,18 @@ def normalise_counts(counts: dict[str, int]) -> Counter[str]:
     return Counter({key.replace(" ", ""): n for key, n in counts.items()})
 
 
+def estimate_duration_s(circuit: QuantumCircuit, target: Target) -> float | None:
+    """Critical-path device time of one shot, measurement and reset included; None where
+    the Target has no gate durations (ideal simulators)."""
+    from qiskit.exceptions import QiskitError
+
+    try:
+        return float(circuit.estimate_duration(target, unit="s"))
+    except QiskitError as e:
+        logger.debug("no duration for %s: %s", circuit.name, e)
+        return None
+
+
 def active_qubits(circuit: QuantumCircuit) -> tuple[int, ...]:
     used = {circuit.find_bit(q).index for instruction in circuit.data for q in instruction.qubits}
     return tuple(sorted(used))
@@ -80,13 +92,7 @@ class Backend(ABC):
 
     def duration_s(self, circuit: QuantumCircuit) -> float:
         """Device time of one shot along the critical path, or 0 where the Target has no durations."""
-        from qiskit.exceptions import QiskitError
-
-        try:
-            return float(circuit.estimate_duration(self.target, unit="s"))
-        except QiskitError as e:  # ideal simulators' Targets have no gate durations
-            logger.debug("no duration for %s on %s: %s", circuit.name, self.name, e)
-            return 0.0
+        return estimate_duration_s(circuit, self.target) or 0.0
 
     @abstractmethod
     def run(self, batch: Batch, seed: int | None) -> tuple[str, list[Counter[str]]]:

@@ -63,6 +63,9 @@ class Placement:
     qubits: tuple[int, ...]
     #: Start within the batch, in seconds of device time (time multiplexing).
     start_s: float = 0.0
+    #: How the placement was chosen where a step fell short of its aim (e.g. no
+    #: less noisy labelling found): logged, and shown in the program's result.
+    notes: tuple[str, ...] = ()
 
 
 @dataclass(eq=False)

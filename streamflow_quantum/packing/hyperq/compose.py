@@ -18,14 +18,14 @@ from qiskit.circuit.equivalence_library import SessionEquivalenceLibrary
 from qiskit.transpiler import PassManager
 from qiskit.transpiler.passes import BasisTranslator, GateDirection, Optimize1qGatesDecomposition
 
-from streamflow_quantum.backends.base import active_qubits
+from streamflow_quantum.backends.base import active_qubits, estimate_duration_s
 from streamflow_quantum.core.model import Batch, Placement
 
 if TYPE_CHECKING:
     from qiskit.transpiler import Target
 
     from streamflow_quantum.core.model import Program
-    from streamflow_quantum.packing.hyperq.qvm import Position, Version
+    from streamflow_quantum.packing.hyperq.qvm import Position, Relabelling, Version
 
 
 @dataclass(eq=False)
@@ -52,23 +52,18 @@ class Scheduled:
         return exact if exact is not None else self.version.duration_s or 0.0
 
     @functools.cached_property
+    def relabelling(self) -> Relabelling:
+        return self.version.shape.best_labels(self.version.circuit, self.position)
+
+    @functools.cached_property
     def mapping(self) -> tuple[int, ...]:
         """The physical qubit of each qubit of the compiled program."""
-        labels = self.version.shape.best_labels(self.version.circuit, self.position)
-        return tuple(self.position.qubits[label] for label in labels)
+        return tuple(self.position.qubits[label] for label in self.relabelling.labels)
 
     @functools.cached_property
     def qubits(self) -> tuple[int, ...]:
         """The physical qubits the program acts on."""
         return tuple(self.mapping[q] for q in active_qubits(self.version.circuit))
-
-
-def estimate_duration_s(circuit: QuantumCircuit, target: Target) -> float | None:
-    """Critical-path device time of one shot, measurement and reset included; None without durations."""
-    try:
-        return float(circuit.estimate_duration(target, unit="s"))
-    except Exception:
-        return None
 
 
 @functools.cache
@@ -129,6 +124,7 @@ def compose_batch(schedule: list[Scheduled], shots: int, target: Target) -> Batc
             item.physical,
             item.qubits,
             item.start_s,
+            item.relabelling.notes,
         )
         for item in ordered
     ]

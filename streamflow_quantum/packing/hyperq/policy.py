@@ -9,10 +9,11 @@ from typing import TYPE_CHECKING, Any
 
 from qiskit.transpiler.exceptions import TranspilerError
 
+from streamflow_quantum.backends.base import estimate_duration_s
 from streamflow_quantum.core.config import Schema, load_schema
 from streamflow_quantum.core.errors import ProgramError, one_line
 from streamflow_quantum.packing.hyperq.board import Board
-from streamflow_quantum.packing.hyperq.compose import compose_batch, estimate_duration_s
+from streamflow_quantum.packing.hyperq.compose import compose_batch
 from streamflow_quantum.packing.hyperq.noise import NoiseAwareOrder
 from streamflow_quantum.packing.hyperq.qvm import ShapeCatalog, Version
 from streamflow_quantum.packing.hyperq.regions import layout_for

@@ -9,6 +9,7 @@ gate directions are fixed once the program is placed.
 
 from __future__ import annotations
 
+import logging
 import statistics
 from dataclasses import dataclass
 from functools import cached_property
@@ -17,14 +18,27 @@ from typing import TYPE_CHECKING
 
 from qiskit.converters import circuit_to_dag
 from qiskit.transpiler import InstructionProperties, Target, generate_preset_pass_manager
+from qiskit.transpiler.exceptions import TranspilerError
 from qiskit.transpiler.passes import VF2PostLayout
+from qiskit.transpiler.passes.layout.vf2_post_layout import VF2PostLayoutStopReason
 
-from streamflow_quantum.core.errors import ProgramError
+from streamflow_quantum.core.errors import ProgramError, one_line
+
+logger = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from qiskit import QuantumCircuit
 
     from streamflow_quantum.packing.hyperq.regions import Layout
+
+
+@dataclass(frozen=True)
+class Relabelling:
+    """Local labels for a placed program's qubits, and notes where the search fell short."""
+
+    labels: tuple[int, ...]
+    notes: tuple[str, ...] = ()
+
 
 #: A unit of occupancy: (row, col, half) of a cell.
 Slot = tuple[int, int, int]
@@ -73,15 +87,17 @@ class Shape:
             )
         return target
 
-    def best_labels(self, circuit: QuantumCircuit, position: Position) -> tuple[int, ...]:
+    def best_labels(self, circuit: QuantumCircuit, position: Position) -> Relabelling:
         """Local qubit for each qubit of the compiled circuit: the least noisy equivalent labelling.
 
         Relabelling within the shape's coupling map keeps the program valid, so this is
         VF2PostLayout scored on the position's calibration (readout errors included).
+        Where it finds nothing better, the compiled labels stay, and its stop reason
+        says why.
         """
         identity = tuple(range(circuit.num_qubits))
         if self.name == "device":
-            return identity
+            return Relabelling(identity)
         dag = circuit_to_dag(circuit)
         relabel = VF2PostLayout(
             target=self.position_target(position),
@@ -91,14 +107,18 @@ class Shape:
         )
         try:
             relabel.run(dag)
-        except Exception:
-            return identity
+        except TranspilerError as e:
+            logger.info("no relabelling of %s on %s: %s", circuit.name, self.name, e)
+            return Relabelling(identity, (f"relabelling skipped: {one_line(e)}",))
         layout = relabel.property_set["post_layout"]
         if layout is None:
-            return identity
+            reason = relabel.property_set["VF2PostLayout_stop_reason"]
+            if reason is VF2PostLayoutStopReason.NO_BETTER_SOLUTION_FOUND:
+                return Relabelling(identity)
+            return Relabelling(identity, (f"relabelling kept the compiled labels: {reason.value}",))
         chosen = layout.get_virtual_bits()
         spare = [p for p in range(len(position.qubits)) if p not in chosen.values()]
-        return tuple(chosen[q] if q in chosen else spare.pop(0) for q in dag.qubits)
+        return Relabelling(tuple(chosen[q] if q in chosen else spare.pop(0) for q in dag.qubits))
 
     def compile(self, circuit: QuantumCircuit) -> QuantumCircuit:
         manager = generate_preset_pass_manager(
