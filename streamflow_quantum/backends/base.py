@@ -71,7 +71,7 @@ class Backend(ABC):
 
     @property
     def num_qubits(self) -> int:
-        return self.target.num_qubits
+        return int(self.target.num_qubits)
 
     @functools.cached_property
     def pass_manager(self) -> PassManager:

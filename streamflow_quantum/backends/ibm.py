@@ -52,16 +52,10 @@ class IBMBackend(Backend):
             fake_device(device, spec)
 
     @classmethod
-    def open(
-        cls,
-        device: str,
-        noise: bool,
-        channel: str | None = None,
-        instance: str | None = None,
-        mode: str = "job",
-    ) -> IBMBackend:
+    def open(cls, device: str, noise: bool, **options: Any) -> IBMBackend:
+        """``options`` are the ``ibm`` block: ``channel``, ``instance`` and ``mode``."""
         local = fake_device(device, f"ibm:{device}") if device.startswith("fake_") else None
-        return cls(device=local, name=device, channel=channel, instance=instance, mode=mode)
+        return cls(device=local, name=device, **options)
 
     def __init__(
         self,

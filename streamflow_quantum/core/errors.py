@@ -9,7 +9,7 @@ class ProgramError(ValueError):
     """A program that cannot run as submitted; its message is one line saying what to fix."""
 
 
-class ConfigError(WorkflowDefinitionException):
+class ConfigError(WorkflowDefinitionException):  # type: ignore[misc]  # StreamFlow has no type hints
     """A setting that names nothing we can run, or a value out of its range."""
 
 

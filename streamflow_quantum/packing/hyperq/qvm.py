@@ -232,7 +232,8 @@ def _grid_qubits(layout: Layout, r0: int, c0: int, rows: int, cols: int) -> tupl
 def _local_edges(layout: Layout, qubits: tuple[int, ...]) -> set[tuple[int, int]]:
     index = {q: i for i, q in enumerate(qubits)}
     sub = layout.graph.subgraph(qubits)
-    return {tuple(sorted((index[a], index[b]))) for a, b in sub.edges}
+    pairs = ((index[a], index[b]) for a, b in sub.edges)
+    return {(min(i, j), max(i, j)) for i, j in pairs}
 
 
 def _grid_shape(layout: Layout, device: Target, rows: int, cols: int) -> Shape | None:

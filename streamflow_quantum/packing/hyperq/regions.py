@@ -135,7 +135,7 @@ def _hyperq_grid(graph: nx.Graph, num_qubits: int) -> Layout | None:
         for r in range(rows)
         for c in range(cols)
     }
-    hlinks = {
+    hlinks: dict[Cell, tuple[int, ...]] = {
         (r, c): (phys["htop", r, c], phys["hbot", r, c])
         for r in range(rows)
         for c in range(cols - 1)
@@ -206,7 +206,7 @@ def _lines_layout(graph: nx.Graph, num_qubits: int) -> Layout:
 def _blocks_layout(graph: nx.Graph, num_qubits: int) -> Layout:
     size = min(BLOCK_SIZE, num_qubits)
     cells = {(0, c): tuple(range(c * size, (c + 1) * size)) for c in range(num_qubits // size)}
-    hlinks = {(0, c): () for c in range(len(cells) - 1)}
+    hlinks: dict[Cell, tuple[int, ...]] = {(0, c): () for c in range(len(cells) - 1)}
     return Layout("all-to-all", num_qubits, graph, cells, hlinks)
 
 

@@ -1,0 +1,1 @@
+"""An example extension of streamflow-quantum: one backend and one packing policy."""
