@@ -3,26 +3,39 @@ directly on ``SFQ_BACKEND`` (default ``aer``) when no broker is set, so that the
 CWL runs under plain cwltool.
 
 Talking to a broker needs only the standard library: a step pays no Qiskit import.
+A broker that is unreachable, restarting or overloaded (connection refused or reset,
+502/503/504) is retried with exponential back-off and jitter for ``SFQ_BROKER_RETRY_S``
+seconds (default 120; 0 fails at once). Each program carries an idempotency ``key``
+drawn once, so a submission retried after a lost answer never runs twice, and a program
+a restarted broker no longer knows (a 404 with ``"reason": "unknown"``) is submitted
+again under the same key; a 404 with ``"reason": "not-yours"`` is an error.
 """
 
 from __future__ import annotations
 
 import asyncio
+import http.client
 import io
+import itertools
 import json
+import logging
 import os
+import random
 import secrets
+import ssl
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from streamflow_quantum.broker import protocol
-from streamflow_quantum.core.errors import ProgramError
+from streamflow_quantum.core.errors import ProgramError, one_line
 
 if TYPE_CHECKING:
     from qiskit import QuantumCircuit
+
+logger = logging.getLogger(__name__)
 
 
 class SamplingError(RuntimeError):
@@ -72,10 +85,16 @@ async def _sample_directly(payload: list[dict[str, Any]]) -> list[dict[str, Any]
         receipts = await broker.submit(
             "direct", [protocol.decode_program(item) for item in payload]
         )
-        return [
-            await broker.result("direct", r["id"], None) if "id" in r else _refused(item, r)
-            for item, r in zip(payload, receipts, strict=True)
-        ]
+        results = []
+        for item, receipt in zip(payload, receipts, strict=True):
+            if "id" not in receipt:
+                results.append(_refused(item, receipt))
+                continue
+            record = await broker.result("direct", receipt["id"], None)  # no timeout: a record
+            if record is None:
+                raise SamplingError(f"{item['name']}: the broker gave no result")
+            results.append(record)
+        return results
     finally:
         await broker.close()
 
@@ -84,42 +103,225 @@ def _refused(item: dict[str, Any], receipt: dict[str, Any]) -> dict[str, Any]:
     return {"circuit": item["name"], "error": receipt["error"]}
 
 
+#: Seconds the client keeps retrying an unreachable or overloaded broker (``SFQ_BROKER_RETRY_S``).
+ENV_RETRY = "SFQ_BROKER_RETRY_S"
+DEFAULT_RETRY_S = 120.0
+#: First back-off delay, doubled after each failure up to the cap; each sleep is jittered.
+_BACKOFF_FIRST_S = 0.25
+_BACKOFF_CAP_S = 10.0
+#: HTTP statuses that mean "the broker is not there right now": a proxy without a
+#: backend, a broker restarting or shedding load.
+_RETRY_STATUSES = frozenset({502, 503, 504})
+#: Times a program the broker no longer knows (restarted without a state directory) is
+#: submitted again under the same idempotency key before giving up.
+_RESUBMISSIONS = 2
+
+
+class _Unreachable(Exception):
+    """One failed attempt that is worth retrying; ``reason`` says why."""
+
+    def __init__(self, reason: str, retry_after: float | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.retry_after = retry_after
+
+
+class _NotFound(Exception):
+    """A 404 for a program: ``reason`` is ``unknown``, ``not-yours`` or None (an old broker)."""
+
+    def __init__(self, reason: str | None, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.message = message
+
+
+def retry_seconds(environ: Mapping[str, str] = os.environ) -> float:
+    text = environ.get(ENV_RETRY, "").strip()
+    if not text:
+        return DEFAULT_RETRY_S
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not value >= 0:  # also refuses NaN
+        raise SamplingError(f"{ENV_RETRY} must be a number of seconds >= 0, not {text!r}")
+    return value
+
+
 class _BrokerClient:
-    def __init__(self, url: str, secret: str) -> None:
+    """Submits programs and waits for their results, riding out broker restarts.
+
+    Connection errors and 502/503/504 answers are retried with exponential back-off and
+    jitter for ``retry_s`` seconds in a row. Every program carries an idempotency key
+    drawn once, so a submission repeated after a lost answer never runs twice.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        secret: str,
+        retry_s: float | None = None,
+        backoff_s: float = _BACKOFF_FIRST_S,
+    ) -> None:
         self.url = url.rstrip("/") + protocol.API
         self.headers = {
             protocol.SECRET_HEADER: protocol.bearer(secret),
             protocol.CLIENT_HEADER: secrets.token_hex(16),
             "Content-Type": "application/json",
         }
+        self.retry_s = retry_seconds() if retry_s is None else retry_s
+        self.backoff_s = backoff_s
 
-    def _call(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
-        data = None if body is None else json.dumps(body).encode()
+    # -- one request -------------------------------------------------------------
+
+    def _attempt(self, method: str, path: str, data: bytes | None) -> tuple[int, Any]:
         request = urllib.request.Request(self.url + path, data, self.headers, method=method)
         try:
             with urllib.request.urlopen(request, timeout=protocol.LONG_POLL_S + 30) as response:
                 return response.status, json.load(response)
         except urllib.error.HTTPError as e:
-            detail = e.read().decode(errors="replace").strip()
-            raise SamplingError(f"broker at {self.url} answered {e.code}: {detail}") from None
-        except (urllib.error.URLError, OSError) as e:
-            reason = getattr(e, "reason", e)
+            with e:
+                body = e.read().decode(errors="replace").strip()
+            if e.code in _RETRY_STATUSES:
+                raise _Unreachable(
+                    f"it answered {e.code}: {_message(body) or e.reason}",
+                    _retry_after(e.headers.get("Retry-After")),
+                ) from None
+            if e.code == 404 and path.startswith("/programs/"):
+                raise _NotFound(_reason(body), _message(body)) from None
             raise SamplingError(
-                f"cannot reach the broker at {self.url} ({reason}); is it running, and is {protocol.ENV_URL} right?"
+                f"broker at {self.url} answered {e.code}: {_message(body) or e.reason}"
             ) from None
+        except urllib.error.URLError as e:
+            reason = e.reason
+            if isinstance(reason, ssl.SSLError) and not isinstance(
+                reason, ssl.SSLEOFError | ssl.SSLZeroReturnError
+            ):  # a certificate or TLS set-up problem: retrying cannot fix it
+                raise SamplingError(
+                    f"TLS with the broker at {self.url} failed ({one_line(reason)}); for a "
+                    "self-signed certificate, point SSL_CERT_FILE at it"
+                ) from None
+            raise _Unreachable(str(reason)) from None
+        except (OSError, http.client.HTTPException) as e:
+            # Refused, reset, closed without an answer (RemoteDisconnected), timed out.
+            raise _Unreachable(one_line(e)) from None
+        except ValueError as e:  # a body cut short, or not JSON: a broker going down
+            raise _Unreachable(f"its answer was not JSON ({one_line(e)})") from None
+
+    def _call(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
+        """One request, retried while the broker is unreachable, for ``retry_s`` seconds."""
+        data = None if body is None else json.dumps(body).encode()
+        deadline = time.monotonic() + self.retry_s
+        delay = self.backoff_s
+        for attempt in itertools.count():
+            try:
+                return self._attempt(method, path, data)
+            except _Unreachable as e:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise SamplingError(
+                        f"cannot reach the broker at {self.url} ({e.reason}); gave up after "
+                        f"{self.retry_s:g} s ({ENV_RETRY}); is it running, and is "
+                        f"{protocol.ENV_URL} right?"
+                    ) from None
+                pause = e.retry_after if e.retry_after is not None else _jitter(delay)
+                # Once per outage at WARNING (a step's log shows why it waits), then quietly.
+                logger.log(
+                    logging.WARNING if attempt == 0 else logging.DEBUG,
+                    "broker at %s unreachable (%s); retrying for up to %.0f s",
+                    self.url,
+                    e.reason,
+                    left,
+                )
+                time.sleep(min(pause, left))
+                delay = min(2 * delay, _BACKOFF_CAP_S)
+        raise AssertionError("unreachable")  # itertools.count() never ends
+
+    # -- programs ----------------------------------------------------------------
 
     def sample(self, payload: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        _, answer = self._call("POST", "/programs", {"programs": payload})
-        return [
-            self._wait(r["id"]) if "id" in r else _refused(item, r)
-            for item, r in zip(payload, answer["programs"], strict=True)
-        ]
+        # One key per program, drawn once: the same on every retry and resubmission.
+        keyed = [item | {"key": secrets.token_hex(16)} for item in payload]
+        receipts = self._submit(keyed)
+        results = []
+        for item, receipt in zip(keyed, receipts, strict=True):
+            if "id" not in receipt:
+                results.append(_refused(item, receipt))
+                continue
+            results.append(self._wait(item, receipt["id"]))
+        return results
 
-    def _wait(self, program_id: str) -> dict[str, Any]:
+    def _submit(self, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        _, answer = self._call("POST", "/programs", {"programs": items})
+        receipts = answer.get("programs") if isinstance(answer, dict) else None
+        if not isinstance(receipts, list) or len(receipts) != len(items):
+            raise SamplingError(f"broker at {self.url} gave a malformed answer to a submission")
+        return receipts
+
+    def _wait(self, item: dict[str, Any], program_id: str) -> dict[str, Any]:
+        resubmitted = 0
         while True:
-            status, answer = self._call(
-                "GET", f"/programs/{program_id}?wait={protocol.LONG_POLL_S}"
-            )
+            try:
+                status, answer = self._call(
+                    "GET", f"/programs/{program_id}?wait={protocol.LONG_POLL_S:g}"
+                )
+            except _NotFound as e:
+                if e.reason == "not-yours":
+                    raise SamplingError(
+                        f"broker at {self.url} says program {program_id} ({item['name']}) "
+                        f"belongs to another client: {e.message or 'not yours'}"
+                    ) from None
+                # Unknown to this broker: it restarted without its journal, or the result
+                # expired. The same key again: a broker that still has it answers its id.
+                if resubmitted == _RESUBMISSIONS:
+                    raise SamplingError(
+                        f"broker at {self.url} lost program {program_id} ({item['name']}) "
+                        f"{resubmitted + 1} times: {e.message or 'unknown program'}"
+                    ) from None
+                resubmitted += 1
+                logger.warning(
+                    "broker at %s no longer knows %s (%s); submitting it again",
+                    self.url,
+                    item["name"],
+                    e.message or "unknown program",
+                )
+                (receipt,) = self._submit([item])
+                if "id" not in receipt:
+                    return _refused(item, receipt)
+                program_id = receipt["id"]
+                continue
             if status == 200:
-                return answer
+                return dict(answer)
             time.sleep(0.01)
+
+
+def _jitter(delay: float) -> float:
+    """Half the delay, plus up to as much again at random: clients restart spread out."""
+    return delay / 2 + random.uniform(0, delay / 2)
+
+
+def _retry_after(value: str | None) -> float | None:
+    try:
+        return min(max(float(value), 0.0), _BACKOFF_CAP_S) if value else None
+    except ValueError:  # an HTTP date: use our own back-off
+        return None
+
+
+def _json_error(body: str) -> dict[str, Any]:
+    try:
+        answer = json.loads(body)
+    except ValueError:
+        return {}
+    return answer if isinstance(answer, dict) else {}
+
+
+def _message(body: str) -> str:
+    """The ``error`` of a JSON error body, else the body's text (first line)."""
+    error = _json_error(body).get("error")
+    text = str(error) if error else body
+    return text.strip().splitlines()[0] if text.strip() else ""
+
+
+def _reason(body: str) -> str | None:
+    reason = _json_error(body).get("reason")
+    return reason if reason in {"unknown", "not-yours"} else None
