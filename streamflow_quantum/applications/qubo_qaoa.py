@@ -2,7 +2,7 @@
 
 Shared by the applications: MaxCut (QAOA workflow), maximum independent set
 (graph colouring) and weighted MIS (clustering aggregation). The quantum part is
-always a list of measured circuits handed to
+always a list of measured circuits handed to a :class:`Sampler`, by default
 :func:`streamflow_quantum.broker.client.sample`, so every evaluation goes through
 the vQPU broker when ``SFQ_BROKER`` is set.
 
@@ -13,7 +13,9 @@ of a Qiskit bitstring.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 import numpy as np
 from qiskit import QuantumCircuit
@@ -22,6 +24,18 @@ from qiskit.quantum_info import SparsePauliOp
 from scipy.optimize import minimize
 
 from streamflow_quantum.broker.client import sample
+
+
+class Sampler(Protocol):
+    """What samples the circuits: :func:`streamflow_quantum.broker.client.sample` or a wrapper of it."""
+
+    def __call__(
+        self,
+        circuits: Sequence[QuantumCircuit],
+        shots: int | None = None,
+        seed: int | None = None,
+        names: Sequence[str] | None = None,
+    ) -> list[dict[str, Any]]: ...
 
 
 def as_qubo(matrix: np.ndarray | list[list[float]]) -> np.ndarray:
@@ -98,10 +112,11 @@ def sample_points(
     points: list[np.ndarray],
     shots: int,
     seed: int | None = None,
+    sampler: Sampler = sample,
 ) -> list[tuple[float, dict[str, int]]]:
-    """Mean energy and counts at each parameter point, in one ``sample`` call."""
+    """Mean energy and counts at each parameter point, in one ``sampler`` call."""
     bound = [circuit.assign_parameters(np.asarray(p, dtype=float)) for p in points]
-    results = sample(bound, shots=shots, seed=seed)
+    results = sampler(bound, shots=shots, seed=seed)
     return [(mean_energy(q, r["counts"]), r["counts"]) for r in results]
 
 
@@ -142,10 +157,11 @@ def solve_qubo(
     seed: int | None = None,
     *,
     final_shots: int = 1024,
+    sampler: Sampler = sample,
 ) -> QuboResult:
     """Minimise ``x^T Q x`` with QAOA: COBYLA on the sampled mean energy.
 
-    Each optimiser evaluation is one ``sample`` call of one circuit; the best
+    Each optimiser evaluation is one ``sampler`` call of one circuit; the best
     parameters are then sampled once more with ``final_shots``.
     """
     q = as_qubo(matrix)
@@ -153,14 +169,14 @@ def solve_qubo(
     history: list[float] = []
 
     def objective(params: np.ndarray) -> float:
-        value, _ = sample_points(q, circuit, [params], shots, seed)[0]
+        value, _ = sample_points(q, circuit, [params], shots, seed, sampler)[0]
         history.append(value)
         return value
 
     found = minimize(
         objective, initial_point(reps), method="COBYLA", options={"maxiter": maxiter, "rhobeg": 0.3}
     )
-    _, counts = sample_points(q, circuit, [found.x], final_shots, seed)[0]
+    _, counts = sample_points(q, circuit, [found.x], final_shots, seed, sampler)[0]
     samples = ranked_samples(q, counts)
     return QuboResult(
         x=samples[0][0], energy=samples[0][1], params=found.x, samples=samples, history=history

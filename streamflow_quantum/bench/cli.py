@@ -10,6 +10,7 @@ BENCHMARKS = {
     "workflow": "streamflow_quantum.bench.workflow",
     "vqpu": "streamflow_quantum.bench.vqpu",
     "overhead": "streamflow_quantum.bench.overhead",
+    "load": "streamflow_quantum.bench.load",
 }
 
 

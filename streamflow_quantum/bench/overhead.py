@@ -10,44 +10,22 @@ Qiskit and Aer itself) is the baseline measured in the same run.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import os
-import secrets
 import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
+from pathlib import Path
 
-from streamflow_quantum.broker import protocol
-from streamflow_quantum.broker.factory import build_broker
-from streamflow_quantum.broker.server import BrokerServer
+from streamflow_quantum.bench.harness import BrokerThread
 
 GHZ5 = (
     'OPENQASM 2.0;\ninclude "qelib1.inc";\nqreg q[5];\ncreg c[5];\nh q[0];\n'
     + "".join(f"cx q[{i}],q[{i + 1}];\n" for i in range(4))
     + "measure q -> c;\n"
 )
-
-
-def _serve_in_thread(secret: str, packing: str) -> str:
-    ready: list[str] = []
-    started = threading.Event()
-
-    def serve() -> None:
-        async def main() -> None:
-            server = BrokerServer(build_broker({"backend": "aer", "packing": packing}), secret)
-            ready.append(await server.start())
-            started.set()
-            await asyncio.Event().wait()
-
-        asyncio.run(main())
-
-    threading.Thread(target=serve, daemon=True).start()
-    started.wait(timeout=60)
-    return ready[0]
 
 
 def _step(circuit: str, env: dict[str, str]) -> tuple[float, dict]:
@@ -75,25 +53,31 @@ def _step(circuit: str, env: dict[str, str]) -> tuple[float, dict]:
 
 
 def measure(steps: int, packing: str) -> dict[str, float | str]:
-    secret = secrets.token_hex(16)
-    url = _serve_in_thread(secret, packing)
     env_base = {k: v for k, v in os.environ.items() if not k.startswith("SFQ_")}
-    with tempfile.NamedTemporaryFile("w", suffix=".qasm", delete=False) as f:
-        f.write(GHZ5)
     brokered, backend, direct = [], [], []
-    broker_env = env_base | {protocol.ENV_URL: url, protocol.ENV_SECRET: secret}
-    _step(f.name, broker_env)  # warm the broker's pass manager
-    for _ in range(steps):
-        wall, result = _step(f.name, broker_env)
-        brokered.append(wall)
-        backend.append(result["times"]["finished"] - result["times"]["started"])
-    for _ in range(max(2, steps // 5)):
-        direct.append(_step(f.name, env_base)[0])
-    os.unlink(f.name)
+    with tempfile.TemporaryDirectory() as tmp:
+        circuit = os.path.join(tmp, "ghz5.qasm")
+        Path(circuit).write_text(GHZ5)
+        with BrokerThread({"backend": "aer", "packing": packing}) as broker:
+            broker_env = env_base | broker.env
+            _step(circuit, broker_env)  # warm the broker's pass manager
+            for _ in range(steps):
+                wall, result = _step(circuit, broker_env)
+                brokered.append(wall)
+                backend.append(result["times"]["finished"] - result["times"]["started"])
+        for _ in range(max(2, steps // 5)):
+            direct.append(_step(circuit, env_base)[0])
+    return figures(packing, brokered, backend, direct)
+
+
+def figures(
+    packing: str, brokered: list[float], backend: list[float], direct: list[float]
+) -> dict[str, float | str]:
+    """The medians of the step walls (brokered, no broker) and of the backend's job times."""
     step, job = statistics.median(brokered), statistics.median(backend)
     return {
         "packing": packing,
-        "steps": steps,
+        "steps": len(brokered),
         "step_wall_s": step,
         "backend_job_s": job,
         "overhead_s": step - job,

@@ -17,6 +17,7 @@ import os
 import random
 import statistics
 import time
+from collections import deque
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -150,12 +151,12 @@ class Run:
     schedule_s: float
 
 
+#: The workloads kept in the checkout (``benchmarks/`` at its top).
+CHECKOUT_BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
+
+
 def default_benchmarks() -> Path:
-    return Path(
-        os.environ.get(
-            "SFQ_BENCHMARKS", Path(__file__).resolve().parents[3] / "shared" / "benchmarks"
-        )
-    )
+    return Path(os.environ.get("SFQ_BENCHMARKS", CHECKOUT_BENCHMARKS))
 
 
 def load_workload(root: Path, key: str) -> list[tuple[str, QuantumCircuit]]:
@@ -205,16 +206,22 @@ def arrival_times(count: int, arrival: str, seed: int = 0) -> list[float]:
 def simulate(
     policy: PackingPolicy, programs: list[Program], arrivals: list[float], clock: Clock
 ) -> Run:
-    """Run the queue through the policy: a batch starts whenever the device is free."""
+    """Run the queue through the policy on ``clock``: a batch starts whenever the device is free.
+
+    A model of the broker's dispatcher, not a use of it: nothing executes and no
+    counts come back, and time is the device-time clock, not the wall clock. What it
+    keeps of the broker is the queue discipline: FIFO, a program with shots left
+    keeps its place at the head, a finished one is forgotten by the policy.
+    """
     now, qpu_s, schedule_s = 0.0, 0.0, 0.0
-    pending = list(zip(arrivals, programs, strict=True))
+    pending = deque(zip(arrivals, programs, strict=True))
     queue: list[Program] = []
     arrived: dict[str, float] = {}
     finished: dict[str, float] = {}
     batches = []
     while pending or queue:
         while pending and pending[0][0] <= now:
-            at, program = pending.pop(0)
+            at, program = pending.popleft()
             arrived[program.id] = at
             queue.append(program)
         if not queue:
@@ -227,13 +234,37 @@ def simulate(
         now += cost
         qpu_s += cost
         batches.append(batch)
-        for program in batch.programs:
+        taken, unfinished = batch.programs, []
+        for program in taken:
             program.shots_done += batch.shots
-            if program.shots_left <= 0:
+            if program.shots_left > 0:
+                unfinished.append(program)
+            else:
                 finished[program.id] = now
-        queue = [p for p in queue if p.id not in finished]
+                policy.forget(program)
+        queue = unfinished + [p for p in queue if p not in taken]
     latencies = [finished[p.id] - arrived[p.id] for p in programs]
     return Run(batches, qpu_s, latencies, schedule_s)
+
+
+def active_qubit_s(serial: Run, clock: Clock) -> float:
+    """Qubit-seconds the programs need alone: each one's width times its serial job."""
+    return sum(
+        program.circuit.num_qubits * clock.job_s(batch.shots, batch.duration_s)
+        for batch in serial.batches
+        for program in batch.programs
+    )
+
+
+def figures(run: Run, serial: Run, active_s: float, num_qubits: int) -> dict[str, float]:
+    """A run's figures against serial's run of the same queue (``active_s`` from it)."""
+    return {
+        "batches": len(run.batches),
+        "throughput_ratio": serial.qpu_s / run.qpu_s,
+        "utilization": active_s / (num_qubits * run.qpu_s),
+        "mean_latency_s": statistics.fmean(run.latencies),
+        "schedule_ms_per_program": 1000 * run.schedule_s / len(run.latencies),
+    }
 
 
 def _final_measurements(circuit: QuantumCircuit) -> dict[int, int] | None:
@@ -305,16 +336,17 @@ def mean_l1(backend: AerBackend, run: Run, ideals: dict[str, dict[str, float]]) 
 
 
 def measure(args: argparse.Namespace) -> list[dict[str, Any]]:
+    from streamflow_quantum.backends.aer import AerBackend
     from streamflow_quantum.backends.registry import make_backend
     from streamflow_quantum.packing.registry import POLICIES, make_policy
 
     clock = Clock(args.overhead, args.rep_delay, args.shots)
     backend = make_backend(DEVICE, noise=True)
+    assert isinstance(backend, AerBackend)  # mean_l1 runs its simulator
     policies = {name: make_policy(name, backend) for name in POLICIES.names()}
     results = []
     for key, workload in WORKLOADS.items():
         queue = load_workload(args.benchmarks, key)
-        width = {name: circuit.num_qubits for name, circuit in queue}
         ideals = {}
         if not args.quick and workload in L1_WORKLOADS:
             ideals = {name: ideal_distribution(circuit) for name, circuit in dict(queue).items()}
@@ -325,25 +357,11 @@ def measure(args: argparse.Namespace) -> list[dict[str, Any]]:
                 programs = make_programs(policy, queue, clock.shots)
                 run = simulate(policy, programs, arrivals, clock)
                 if serial is None:
-                    serial = run
-                    solo_s = {
-                        b.programs[0].id: clock.job_s(clock.shots, b.duration_s)
-                        for b in run.batches
-                    }
-                    active = sum(width[p.name] * solo_s[p.id] for p in programs)
-                results.append(
-                    {
-                        "workload": workload,
-                        "arrival": arrival,
-                        "policy": name,
-                        "batches": len(run.batches),
-                        "throughput_ratio": serial.qpu_s / run.qpu_s,
-                        "utilization": active / (backend.num_qubits * run.qpu_s),
-                        "mean_latency_s": statistics.fmean(run.latencies),
-                        "mean_l1": mean_l1(backend, run, ideals) if ideals else None,
-                        "schedule_ms_per_program": 1000 * run.schedule_s / len(programs),
-                    }
-                )
+                    serial, active_s = run, active_qubit_s(run, clock)
+                row: dict[str, Any] = {"workload": workload, "arrival": arrival, "policy": name}
+                row |= figures(run, serial, active_s, backend.num_qubits)
+                row["mean_l1"] = mean_l1(backend, run, ideals) if ideals else None
+                results.append(row)
                 print(
                     f"  {workload:10} {arrival:11} {name:11} {len(run.batches):4} batches",
                     flush=True,

@@ -101,9 +101,11 @@ def run_local(commands: list[list[str]], env: dict[str, str], logs: list[Path]) 
                 )
             )
     for proc in procs:
+        assert proc.stdout is not None and proc.stdin is not None  # both are pipes
         proc.stdout.readline()
     go = time.time()
     for proc in procs:
+        assert proc.stdin is not None
         proc.stdin.write("go\n")
         proc.stdin.close()
     deadline = time.monotonic() + RUN_TIMEOUT_S

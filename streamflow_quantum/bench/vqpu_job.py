@@ -5,8 +5,8 @@
 
 It runs ``sfq coloring solve`` (the functions the workflow's steps call) against
 the QPU named by ``SFQ_BROKER`` and, like the paper's jobs, sleeps ``k`` times the
-quantum execution time after every quantum execution: ``sample`` is wrapped
-where the QAOA code looks it up, so the application itself is unchanged.
+quantum execution time after every quantum execution: the colouring CLI is
+given a sampler that wraps the broker client's ``sample`` and then sleeps.
 ``--license`` holds an exclusive lock on a file for the whole run (a Slurm
 license with one copy, without Slurm); ``--wait-go`` prints ``ready`` once
 Qiskit is loaded and starts when a line arrives on stdin, so that N jobs start at
@@ -23,7 +23,10 @@ import sys
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from qiskit import QuantumCircuit
 
 
 @contextlib.contextmanager
@@ -48,14 +51,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("solve", nargs=argparse.REMAINDER, help="-- sfq coloring solve options")
     args = parser.parse_args(argv)
 
-    from streamflow_quantum.applications import qubo_qaoa
     from streamflow_quantum.applications.coloring import cli as coloring
+    from streamflow_quantum.broker.client import sample
 
     executions: list[dict[str, float]] = []
-    quantum = qubo_qaoa.sample
 
-    def sample_then_sleep(circuits: Any, shots: Any = None, seed: Any = None, names: Any = None):
-        results = quantum(circuits, shots, seed, names)
+    def sample_then_sleep(
+        circuits: Sequence[QuantumCircuit],
+        shots: int | None = None,
+        seed: int | None = None,
+        names: Sequence[str] | None = None,
+    ) -> list[dict[str, Any]]:
+        results = sample(circuits, shots, seed, names)
         times = [r["times"] for r in results]
         execution = {
             "submitted": min(t["submitted"] for t in times),
@@ -66,13 +73,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         time.sleep(args.k * (execution["finished"] - execution["started"]))
         return results
 
-    qubo_qaoa.sample = sample_then_sleep
     if args.wait_go:
         print("ready", flush=True)
         sys.stdin.readline()
     with exclusive_license(args.license):
         start = time.time()
-        code = coloring.main(["solve", *(a for a in args.solve if a != "--")])
+        code = coloring.main(["solve", *(a for a in args.solve if a != "--")], sample_then_sleep)
         end = time.time()
     Path(args.record).write_text(
         json.dumps({"start": start, "end": end, "executions": executions, "code": code})

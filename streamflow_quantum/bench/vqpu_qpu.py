@@ -8,15 +8,12 @@ simulation runs inside that time), and its interval is logged: the QPU's busy ti
 
 from __future__ import annotations
 
-import asyncio
-import secrets
-import threading
 import time
 from collections import Counter
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from streamflow_quantum.backends.base import Backend
-from streamflow_quantum.broker import protocol
+from streamflow_quantum.bench.harness import BrokerThread
 
 if TYPE_CHECKING:
     from streamflow_quantum.bench.packer import Clock
@@ -26,6 +23,10 @@ if TYPE_CHECKING:
 
 class ModelledQPU(Backend):
     """A backend whose jobs last as long as the device-time clock says."""
+
+    @classmethod
+    def open(cls, device: str, noise: bool, **options: Any) -> Backend:
+        raise NotImplementedError("a ModelledQPU wraps an open backend: pass it as wrap_backend")
 
     def __init__(self, inner: Backend, clock: Clock) -> None:
         super().__init__(inner.name, inner.target)
@@ -65,60 +66,22 @@ def _warm_up(policy: PackingPolicy) -> None:
     policy.forget(program)
 
 
-class SharedQPU:
-    """A BrokerServer on 127.0.0.1 in a thread of this process, for ``with`` blocks."""
+class SharedQPU(BrokerThread):
+    """The broker every job shares: ``packing`` on ``device`` (noiseless), behind a ModelledQPU."""
 
     def __init__(self, device: str, packing: str, clock: Clock, window: float) -> None:
-        self.device, self.packing, self.clock, self.window = device, packing, clock, window
-        self.secret = secrets.token_hex(16)
-        self.url = ""
+        super().__init__(
+            {"backend": device, "noise": False, "packing": packing, "batchWindow": window},
+            self._modelled,
+        )
+        self.clock = clock
         self.qpu: ModelledQPU | None = None
-        self._ready = threading.Event()
-        self._error: BaseException | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._stop: asyncio.Event | None = None
-        self._thread = threading.Thread(target=lambda: asyncio.run(self._serve()), daemon=True)
 
-    @property
-    def env(self) -> dict[str, str]:
-        return {protocol.ENV_URL: self.url, protocol.ENV_SECRET: self.secret}
-
-    async def _serve(self) -> None:
-        from streamflow_quantum.broker.factory import build_broker
-        from streamflow_quantum.broker.server import BrokerServer
-
-        def modelled(backend: Backend) -> Backend:
-            self.qpu = ModelledQPU(backend, self.clock)
-            return self.qpu
-
-        try:
-            settings = {
-                "backend": self.device,
-                "noise": False,
-                "packing": self.packing,
-                "batchWindow": self.window,
-            }
-            broker = await asyncio.to_thread(build_broker, settings, modelled)
-            await asyncio.to_thread(_warm_up, broker.policy)
-            server = BrokerServer(broker, self.secret)
-            self.url = await server.start()
-        except BaseException as error:
-            self._error = error
-            self._ready.set()
-            raise
-        self._loop, self._stop = asyncio.get_running_loop(), asyncio.Event()
-        self._ready.set()
-        await self._stop.wait()
-        await server.close()
+    def _modelled(self, backend: Backend) -> Backend:
+        self.qpu = ModelledQPU(backend, self.clock)
+        return self.qpu
 
     def __enter__(self) -> SharedQPU:
-        self._thread.start()
-        self._ready.wait()
-        if self._error is not None:
-            raise self._error
+        super().__enter__()
+        _warm_up(self.broker.policy)  # no client yet: nothing else uses the policy
         return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self._loop is not None and self._stop is not None:
-            self._loop.call_soon_threadsafe(self._stop.set)
-        self._thread.join(timeout=30)

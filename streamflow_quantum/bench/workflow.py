@@ -173,13 +173,19 @@ def measure(
     else:
         _run_workflow(dirs, options, config)
     _wait_drained(run_dir)
-    records = [r for r in read_records(after=first) if r.workdir.startswith(str(run_dir))]
-    if not records:
+    return figures(mode, concurrency, phase, run_dir, read_records(after=first))
+
+
+def figures(
+    mode: str, concurrency: int, phase: str, run_dir: Path, records: list[JobRecord]
+) -> tuple[Result, list[JobRecord]]:
+    """The run's figures from the completion records of its jobs: those under ``run_dir``."""
+    mine = [r for r in records if Path(r.workdir).is_relative_to(run_dir)]
+    if not mine:
         raise RuntimeError(
             f"no completion record of a job under {run_dir}: did the jobs run elsewhere?"
         )
-    result = Result(mode, concurrency, phase, wall_seconds(records), node_seconds(records))
-    return result, records
+    return Result(mode, concurrency, phase, wall_seconds(mine), node_seconds(mine)), mine
 
 
 def _table(results: list[Result]) -> str:

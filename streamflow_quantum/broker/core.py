@@ -2,23 +2,43 @@
 
 Programs from many clients queue in arrival order. A policy turns the head of the
 queue into a batch (one program under ``serial``, many under the HyperQ packer),
-which runs as one backend job in a worker thread, never on the event loop. Counts
+which runs as one backend job in a thread of its own, never on the event loop. Counts
 are split back per program and kept for the client that submitted them.
+
+Threads, and why. Parsing, compiling and packing run in a small pool of daemon
+threads of the broker's own (``WorkerPool``), so they never queue behind anything
+else. A compile that runs past ``compileTimeout`` refuses its program, but cannot be
+interrupted: Qiskit's transpiler offers no cancellation, and a process pool would have
+to ship the policy's state across. The thread finishes in the background, its result
+is dropped, and until then it holds the policy lock; the limits checked before
+compiling (``maxQubits``, ``maxOperations``) bound how long that can be. Each backend
+call runs in a fresh daemon thread: one that hangs is abandoned at the batch timeout,
+keeps nothing else waiting, and does not keep the process alive at shutdown.
+
+Faults. A program the backend or the policy cannot handle fails alone, with its
+reason: a packed batch that fails is retried program by program, each alone, which
+finds the program at fault; a program that fails alone is not retried unless the
+failure is transient (a connection dropped).
 """
 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import hashlib
 import logging
+import os
+import queue as queues
 import threading
 import time
-from collections import deque
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from collections import Counter, deque
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from streamflow_quantum.broker.settings import broker_settings
+from streamflow_quantum.core.circuits import safe_name
 from streamflow_quantum.core.errors import ProgramError, one_line
+from streamflow_quantum.core.limits import limits_from
 from streamflow_quantum.core.model import Batch, Program
 
 if TYPE_CHECKING:
@@ -28,14 +48,128 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
+T = TypeVar("T")
+
+#: Seconds ``close`` waits for the backend to release its resources.
+CLOSE_TIMEOUT_S = 5.0
+#: Seeds a simulator accepts: unsigned 32-bit integers.
+MAX_SEED = 2**32 - 1
+
 
 def client_id(key: str) -> str:
     """What the broker keeps of a client's key: a digest, so results cannot be claimed by id."""
-    return hashlib.sha256(key.encode()).hexdigest()
+    return hashlib.sha256(key.encode("utf-8", "surrogateescape")).hexdigest()
 
 
 class UnknownProgram(KeyError):
     """No such program for this client."""
+
+
+class BackendFault(RuntimeError):
+    """The backend answered, but not with one valid set of counts per program."""
+
+
+def is_transient(error: BaseException) -> bool:
+    """A failure that may not recur: a dropped connection, not a program or a bug."""
+    return isinstance(error, OSError) and not isinstance(error, TimeoutError)
+
+
+def batch_seed(programs: Sequence[Program]) -> int | None:
+    """One seed for a batch, derived from its programs' seeds alone (None when none has one).
+
+    A batch of one program runs with that program's seed, so serial runs reproduce.
+    """
+    seeds = [program.seed for program in programs]
+    if all(seed is None for seed in seeds):
+        return None
+    if len(seeds) == 1:
+        return seeds[0]
+    digest = hashlib.sha256(repr(seeds).encode()).digest()
+    return int.from_bytes(digest[:4], "big")
+
+
+# -- threads -----------------------------------------------------------------------
+
+
+class WorkerPool:
+    """A fixed number of daemon threads taking jobs in order.
+
+    Unlike ``ThreadPoolExecutor``, its threads are not joined when the interpreter
+    exits, so a job that never ends cannot stop the process from ending.
+    """
+
+    def __init__(self, workers: int, name: str) -> None:
+        self._jobs: queues.SimpleQueue[
+            tuple[concurrent.futures.Future[Any], Callable[[], Any]] | None
+        ] = queues.SimpleQueue()
+        self._threads = [
+            threading.Thread(target=self._work, name=f"{name}-{i}", daemon=True)
+            for i in range(workers)
+        ]
+        for thread in self._threads:
+            thread.start()
+
+    def _work(self) -> None:
+        while (job := self._jobs.get()) is not None:
+            future, call = job
+            if not future.set_running_or_notify_cancel():
+                continue
+            try:
+                future.set_result(call())
+            except BaseException as e:  # handed to whoever awaits the future
+                future.set_exception(e)
+
+    async def run(self, call: Callable[[], T]) -> T:
+        future: concurrent.futures.Future[T] = concurrent.futures.Future()
+        self._jobs.put((future, call))
+        return await asyncio.wrap_future(future)
+
+    def close(self) -> None:
+        """Stop every thread once its current job ends; waits for none."""
+        for _ in self._threads:
+            self._jobs.put(None)
+
+
+def in_daemon_thread(call: Callable[[], T], name: str) -> asyncio.Future[T]:
+    """Run ``call`` in a fresh daemon thread; the future may be abandoned (never joined)."""
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future[T] = loop.create_future()
+
+    def settle(outcome: T | None, error: BaseException | None) -> None:
+        if future.done():  # abandoned: timed out or cancelled
+            return
+        if error is not None:
+            future.set_exception(error)
+        else:
+            future.set_result(outcome)  # type: ignore[arg-type]
+
+    def work() -> None:
+        try:
+            outcome, error = call(), None
+        except BaseException as e:  # handed to the event loop, which decides
+            outcome, error = None, e
+        if not loop.is_closed():
+            try:
+                loop.call_soon_threadsafe(settle, outcome, error)
+            except RuntimeError:  # the loop closed meanwhile: nobody is waiting
+                logger.debug("%s finished after the broker stopped", name)
+
+    threading.Thread(target=work, name=name, daemon=True).start()
+    return future
+
+
+def _settle_once(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
+
+
+def _drop_outcome(future: asyncio.Future[Any]) -> None:
+    """Retrieve an abandoned future's exception, so that asyncio does not report it."""
+    if not future.cancelled() and future.exception() is not None:
+        logger.debug("abandoned work failed: %s", one_line(future.exception()))  # type: ignore[arg-type]
+
+
+# -- the broker --------------------------------------------------------------------
 
 
 class Broker:
@@ -45,6 +179,7 @@ class Broker:
         self.backend = backend
         self.policy = policy
         self.settings = settings if settings is not None else broker_settings()
+        self.limits = limits_from(self.settings)
         self._queue: list[Program] = []
         self._programs: dict[str, Program] = {}
         self._done: dict[str, asyncio.Future[dict[str, Any]]] = {}
@@ -53,7 +188,12 @@ class Broker:
         # Qiskit's pass managers keep per-run state on their passes, and the policy's
         # state is shared: one thread at a time compiles or packs.
         self._policy_lock = threading.Lock()
+        self._pool = WorkerPool(min(4, max(2, os.cpu_count() or 2)), "sfq-compile")
+        self._packer = WorkerPool(1, "sfq-pack")
         self._task: asyncio.Task[None] | None = None
+        #: The last program prepared for each circuit digest: its twins reuse its work.
+        self._alike: dict[str, Program] = {}
+        self._keys: dict[str, str] = {}
 
     # -- lifecycle ---------------------------------------------------------------
 
@@ -64,26 +204,32 @@ class Broker:
 
     def _dispatch_ended(self, task: asyncio.Task[None]) -> None:
         """A dispatcher that died of a bug fails every waiting program rather than hang it."""
-        if task.cancelled() or task.exception() is None:
+        if task.cancelled() or (error := task.exception()) is None:
             return
-        logger.error("the broker's dispatcher failed", exc_info=task.exception())
-        reason = f"the broker failed: {one_line(task.exception())}"
+        logger.error("the broker's dispatcher failed", exc_info=error)
+        reason = f"the broker failed: {one_line(error)}"
         for program in list(self._programs.values()):
             if not self._done[program.id].done():
                 self._finish(program, error=f"{program.name}: {reason}")
         self._queue.clear()
 
     async def close(self) -> None:
+        """Stop at once: queued programs fail, a running backend call is abandoned."""
         if self._task is not None:
             self._task.cancel()
-            await asyncio.gather(
-                self._task, return_exceptions=True
-            )  # its failure is logged already
+            await asyncio.gather(self._task, return_exceptions=True)  # failures logged already
             self._task = None
-        for program in self._queue:
-            self._finish(program, error="the broker shut down before the program ran")
         self._queue.clear()
-        await asyncio.to_thread(self.backend.close)
+        for program in list(self._programs.values()):
+            if not self._done[program.id].done():
+                self._finish(program, error=f"{program.name}: the broker shut down before it ran")
+        self._pool.close()
+        self._packer.close()
+        closing = in_daemon_thread(self.backend.close, "sfq-backend-close")
+        try:
+            await asyncio.wait_for(closing, CLOSE_TIMEOUT_S)
+        except Exception as e:  # closing is best effort: say why, and stop anyway
+            logger.warning("backend %s did not close cleanly: %s", self.backend.name, one_line(e))
 
     def info(self) -> dict[str, Any]:
         return {
@@ -95,17 +241,30 @@ class Broker:
 
     # -- clients -----------------------------------------------------------------
 
+    async def offload(self, call: Callable[[], T]) -> T:
+        """Run ``call`` (parsing a request, say) in the broker's pool, off the event loop."""
+        return await self._pool.run(call)
+
     async def submit(
-        self, client: str, programs: Sequence[Program | ProgramError]
+        self,
+        client: str,
+        programs: Sequence[Program | ProgramError],
+        keys: Sequence[str | None] | None = None,
     ) -> list[dict[str, Any]]:
-        """Prepare and queue programs; one that cannot run is refused alone, with its reason."""
+        """Prepare and queue programs; one that cannot run is refused alone, with its reason.
+
+        ``keys`` name each program's circuit (a digest of its file): a program whose
+        circuit is queued already reuses that one's compilation.
+        """
+        keys = keys if keys is not None else [None] * len(programs)
         prepared = await asyncio.gather(
-            *(asyncio.to_thread(self._prepare, p) for p in programs), return_exceptions=True
+            *(self._prepare(p, key) for p, key in zip(programs, keys, strict=True)),
+            return_exceptions=True,
         )
-        receipts = []
+        receipts: list[dict[str, Any]] = []
         for program, outcome in zip(programs, prepared, strict=True):
-            if isinstance(outcome, BaseException):
-                receipts.append({"error": one_line(outcome)})
+            if isinstance(outcome, BaseException) or isinstance(program, ProgramError):
+                receipts.append({"error": self._refusal(program, outcome)})
                 continue
             program.client = client
             self._programs[program.id] = program
@@ -115,6 +274,15 @@ class Broker:
         if self._queue:
             self._arrived.set()
         return receipts
+
+    def _refusal(self, program: Program | ProgramError, outcome: object) -> str:
+        error = outcome if isinstance(outcome, BaseException) else program
+        assert isinstance(error, BaseException)
+        if isinstance(error, ProgramError):
+            return one_line(error)
+        name = program.name if isinstance(program, Program) else "circuit"
+        logger.warning("preparing %s failed", name, exc_info=error)
+        return f"{name}: the broker could not prepare it: {safe_name(one_line(error))}"
 
     async def result(
         self, client: str, program_id: str, timeout: float | None
@@ -129,20 +297,59 @@ class Broker:
         except TimeoutError:
             return None
 
-    def _prepare(self, program: Program | ProgramError) -> None:
+    def _check(self, program: Program) -> None:
+        """Refuse a program built without the wire format's checks (embedded callers)."""
+        program.name = safe_name(program.name, self.limits)
+        program.shots = program.shots or self.settings["shots"]
+        shots, seed = program.shots, program.seed
+        if isinstance(shots, bool) or not 1 <= shots <= self.limits.max_shots:
+            raise ProgramError(
+                f"{program.name}: shots must be between 1 and {self.limits.max_shots} "
+                f"(maxShots), not {shots}"
+            )
+        if seed is not None and (isinstance(seed, bool) or not 0 <= seed <= MAX_SEED):
+            raise ProgramError(f"{program.name}: seed must be between 0 and {MAX_SEED}, not {seed}")
+
+    def _compile(self, program: Program, key: str | None) -> None:
+        """Prepare ``program`` with the policy (holding its lock), reusing a queued twin's work."""
+        like = self._alike.get(key) if key is not None else None
+        if like is not None:
+            try:
+                self.policy.prepare(program, like)
+                return
+            except KeyError:  # the twin finished meanwhile and its work is gone: compile
+                logger.debug("%s: its twin %s left; compiling", program.name, like.name)
+        self.policy.prepare(program)
+        if key is not None:
+            self._alike[key], self._keys[program.id] = program, key
+
+    async def _prepare(self, program: Program | ProgramError, key: str | None = None) -> None:
+        """Compile ``program`` in the pool, refusing it past ``compileTimeout`` seconds of its own."""
         if isinstance(program, ProgramError):
             raise program
-        program.shots = program.shots or self.settings["shots"]
-        if program.shots < 1:
-            raise ProgramError(
-                f"{program.name}: shots must be a positive integer, not {program.shots}"
-            )
-        with self._policy_lock:
-            self.policy.prepare(program)
+        self._check(program)
+        loop = asyncio.get_running_loop()
+        started: asyncio.Future[None] = loop.create_future()
 
-    def _next_batch(self, queue: list[Program]) -> Batch:
-        with self._policy_lock:
-            return self.policy.next_batch(queue)
+        def compile_it() -> None:
+            with self._policy_lock:
+                loop.call_soon_threadsafe(_settle_once, started)
+                self._compile(program, key)
+
+        done = asyncio.ensure_future(self._pool.run(compile_it))
+        # The clock starts when this program's compile does, not while it waits its turn.
+        await asyncio.wait({started, done}, return_when=asyncio.FIRST_COMPLETED)
+        limit = self.settings["compileTimeout"]
+        try:
+            await asyncio.wait_for(asyncio.shield(done), limit)
+        except TimeoutError:
+            done.add_done_callback(_drop_outcome)
+            done.add_done_callback(lambda _: self.policy.forget(program))
+            logger.warning("compiling %s took over %g s; refused", program.name, limit)
+            raise ProgramError(
+                f"{program.name}: compiling took over {limit:g} s (compileTimeout); "
+                "send a smaller circuit"
+            ) from None
 
     # -- dispatch ----------------------------------------------------------------
 
@@ -153,22 +360,52 @@ class Broker:
                 await self._arrived.wait()
             if self.policy.packs:
                 await self._gather_window()
-            # Packing and composing take a while on a large device: off the event loop,
-            # on a snapshot of the queue (programs may arrive meanwhile).
-            queue = list(self._queue)
-            try:
-                batch = await asyncio.to_thread(self._next_batch, queue)
-            except Exception as e:  # a packing bug must not stall every client
-                logger.exception("the %s policy failed on %s", self.policy.name, queue[0].name)
-                self._queue.remove(queue[0])
-                self._finish(
-                    queue[0],
-                    error=f"{queue[0].name}: the {self.policy.name} policy failed: {one_line(e)}",
-                )
+            batch = await self._form_batch(list(self._queue))
+            if batch is None:
                 continue
             taken = {id(p) for p in batch.programs}
             self._queue = [p for p in self._queue if id(p) not in taken]
             await self._run(batch)
+
+    async def _pack(self, queue: list[Program]) -> Batch:
+        """Packing and composing take a while on a large device: off the event loop, on a
+        snapshot of the queue (programs may arrive meanwhile)."""
+
+        def pack() -> Batch:
+            with self._policy_lock:
+                return self.policy.next_batch(queue)
+
+        return await self._packer.run(pack)
+
+    async def _form_batch(self, queue: list[Program]) -> Batch | None:
+        """The next batch; if the policy fails, the program it fails on fails alone (None)."""
+        try:
+            return await self._pack(queue)
+        except Exception as e:  # a packing bug must not stall or blame every client
+            logger.warning(
+                "the %s policy failed on a queue of %d (%s); looking for the program at fault",
+                self.policy.name,
+                len(queue),
+                one_line(e),
+            )
+        head_alone: Batch | None = None
+        for program in queue:
+            try:
+                alone = await self._pack([program])
+            except Exception as e:  # this program alone breaks the policy: it fails, alone
+                logger.warning(
+                    "the %s policy fails on %s", self.policy.name, program.name, exc_info=e
+                )
+                self._queue.remove(program)
+                self._finish(
+                    program,
+                    error=f"{program.name}: the {self.policy.name} policy failed: {one_line(e)}",
+                )
+                return None
+            head_alone = head_alone or alone
+        # Each program packs on its own, not together: the head runs alone.
+        queue[0].alone = True
+        return head_alone
 
     async def _gather_window(self) -> None:
         """Wait until the oldest queued program has waited ``window`` seconds (or the batch is full).
@@ -188,29 +425,28 @@ class Broker:
                 break
 
     def _timeout(self, batch: Batch) -> float:
-        return max(self.settings["batchTimeout"], 1.5 * batch.duration_s * batch.shots)
+        return float(max(self.settings["batchTimeout"], 1.5 * batch.duration_s * batch.shots))
 
     async def _run(self, batch: Batch) -> None:
         started = time.time()
         for program in batch.programs:
             program.started = program.started or started
-        seed = next((p.seed for p in batch.programs if p.seed is not None), None)
+        seed = batch_seed(batch.programs)
+        call = in_daemon_thread(lambda: self.backend.run(batch, seed), f"sfq-run-{batch.id}")
         try:
-            job, counts = await asyncio.wait_for(
-                asyncio.to_thread(self.backend.run, batch, seed), self._timeout(batch)
-            )
-            if len(counts) != len(batch.placements):
-                raise RuntimeError(
-                    f"got counts for {len(counts)} of {len(batch.placements)} programs"
-                )
-        except Exception as e:  # any backend failure fails only this batch's programs
-            reason = (
-                f"timed out after {self._timeout(batch):g} s"
-                if isinstance(e, TimeoutError)
-                else one_line(e)
-            )
-            self._failed(batch, reason)
+            job, counts = await asyncio.wait_for(call, self._timeout(batch))
+            _check_counts(batch, counts)
+        except TimeoutError:
+            logger.warning("batch %s timed out; its backend call is abandoned", batch.id)
+            self._failed(batch, f"timed out after {self._timeout(batch):g} s", transient=False)
             return
+        except Exception as e:  # any backend failure fails only this batch's programs
+            logger.warning("batch %s failed: %s", batch.id, one_line(e))
+            self._failed(batch, safe_name(one_line(e)), transient=is_transient(e))
+            return
+        self._settle(batch, job, counts)
+
+    def _settle(self, batch: Batch, job: str, counts: Sequence[Counter[str]]) -> None:
         unfinished = []
         for placement, part in zip(batch.placements, counts, strict=True):
             program = placement.program
@@ -219,6 +455,7 @@ class Broker:
             program.jobs.append(job)
             program.batches.append(batch.id)
             program.placement = placement.qubits
+            program.notes = placement.notes
             if program.shots_left > 0:
                 unfinished.append(program)
             else:
@@ -227,19 +464,22 @@ class Broker:
         if self._queue:
             self._arrived.set()
 
-    def _failed(self, batch: Batch, reason: str) -> None:
-        """Retry each program of a failed batch alone once, ahead of the queue; then give up."""
-        retry = [p for p in batch.programs if not p.alone]
+    def _failed(self, batch: Batch, reason: str, transient: bool) -> None:
+        """A failed batch of several programs is retried program by program, each alone, ahead
+        of the queue: that finds the one at fault. A program that failed alone is retried only
+        after a transient failure, and once."""
+        shared = len(batch.programs) > 1
+        retry = [p for p in batch.programs if not p.alone and (shared or transient)]
         for program in batch.programs:
-            if program.alone:
+            if program in retry:
+                program.alone = True
+                logger.warning(
+                    "batch %s failed (%s); retrying %s alone", batch.id, reason, program.name
+                )
+            else:
                 self._finish(
                     program, error=f"{program.name}: backend {self.backend.name} failed: {reason}"
                 )
-        for program in retry:
-            program.alone = True
-            logger.warning(
-                "batch %s failed (%s); retrying %s alone", batch.id, reason, program.name
-            )
         self._queue[:0] = retry
         if self._queue:
             self._arrived.set()
@@ -261,11 +501,16 @@ class Broker:
         }
         if len(program.jobs) > 1:
             record["jobs"], record["batches"] = program.jobs, program.batches
+        if program.notes:
+            record["notes"] = list(program.notes)
         if error is None:
             record["counts"] = dict(program.counts)
         else:
             record["error"] = error
         self.policy.forget(program)
+        key = self._keys.pop(program.id, None)
+        if key is not None and self._alike.get(key) is program:
+            del self._alike[key]
         future = self._done[program.id]
         if not future.done():
             future.set_result(record)
@@ -278,3 +523,26 @@ class Broker:
             _, program_id = self._finished.popleft()
             self._programs.pop(program_id, None)
             self._done.pop(program_id, None)
+
+
+def _check_counts(batch: Batch, counts: object) -> None:
+    """Refuse what a backend returns unless it is one set of counts per placement, each over
+    the placement's own classical bits and summing to the batch's shots."""
+    if not isinstance(counts, list | tuple) or len(counts) != len(batch.placements):
+        got = len(counts) if isinstance(counts, list | tuple) else type(counts).__name__
+        raise BackendFault(f"got counts for {got} of {len(batch.placements)} programs")
+    for placement, part in zip(batch.placements, counts, strict=True):
+        width = placement.circuit.num_clbits
+        if not isinstance(part, dict) or not all(
+            isinstance(key, str) and len(key) == width and isinstance(n, int) and n >= 0
+            for key, n in part.items()
+        ):
+            raise BackendFault(
+                f"returned malformed counts for {placement.program.name} "
+                f"(not {width}-bit strings with counts)"
+            )
+        if sum(part.values()) != batch.shots:
+            raise BackendFault(
+                f"returned {sum(part.values())} shots for {placement.program.name}, "
+                f"not {batch.shots}"
+            )

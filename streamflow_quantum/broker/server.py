@@ -1,53 +1,104 @@
-"""The broker over HTTP (aiohttp), embedded in `streamflow run` or standalone (`sfq serve`)."""
+"""The broker over HTTP (aiohttp), embedded in `streamflow run` or standalone (`sfq serve`).
+
+Every request that is malformed, before or after authentication, gets a 4xx with one
+line that says why: headers that are not UTF-8, bodies that are not JSON (or nest too
+deeply to parse), too large, or holding too many programs. Parsing runs in the
+broker's own pool, never on the event loop.
+"""
 
 from __future__ import annotations
 
-import asyncio
+import hashlib
 import hmac
+import json
 import logging
-from typing import Any
+import math
+import ssl
+from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
 from streamflow_quantum.broker import protocol
 from streamflow_quantum.broker.core import Broker, UnknownProgram, client_id
+from streamflow_quantum.core.errors import ProgramError
+from streamflow_quantum.core.limits import Limits
+from streamflow_quantum.core.model import Program
 
 logger = logging.getLogger(__name__)
 
 _BROKER = web.AppKey("broker", Broker)
+#: Seconds a closing server waits for requests in flight (long polls answer at once).
+SHUTDOWN_TIMEOUT_S = 1.0
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def _header_bytes(request: web.Request, name: str) -> bytes:
+    """A header's bytes as sent: aiohttp keeps bytes that are not UTF-8 as surrogates."""
+    return request.headers.get(name, "").encode("utf-8", "surrogateescape")
 
 
 def _client(request: web.Request) -> str:
-    key = request.headers.get(protocol.CLIENT_HEADER, "")
-    if len(key) < 16:
+    key = _header_bytes(request, protocol.CLIENT_HEADER)
+    if not (
+        protocol.MIN_CLIENT_KEY <= len(key) <= protocol.MAX_CLIENT_KEY
+        and key.isascii()
+        and key.decode("ascii").isprintable()
+    ):
         raise web.HTTPBadRequest(
-            text=f"send a random client key of at least 16 characters in {protocol.CLIENT_HEADER}"
+            text=f"send a random client key of {protocol.MIN_CLIENT_KEY} to "
+            f"{protocol.MAX_CLIENT_KEY} printable ASCII characters in {protocol.CLIENT_HEADER}"
         )
-    return client_id(key)
+    return client_id(key.decode("ascii"))
+
+
+def _key(item: object) -> str | None:
+    """A digest of a program's circuit file: twins share their compilation."""
+    data = item.get("data") if isinstance(item, dict) else None
+    return (
+        hashlib.sha256(data.encode("utf-8", "surrogateescape")).hexdigest()
+        if isinstance(data, str)
+        else None
+    )
+
+
+def _parse_body(
+    raw: bytes, limits: Limits
+) -> tuple[list[Program | ProgramError], list[str | None]]:
+    """The programs of a submission body and their keys (in the broker's pool: parsing takes a while)."""
+    try:
+        body = json.loads(raw)
+    except (ValueError, RecursionError):  # not UTF-8, not JSON, or nested too deep
+        raise protocol.RequestError('the body must be JSON {"programs": [...]}') from None
+    items = protocol.program_items(body, limits)
+    return [protocol.decode_program(item, limits) for item in items], [_key(i) for i in items]
 
 
 async def _submit(request: web.Request) -> web.Response:
     client = _client(request)
+    broker = request.app[_BROKER]
+    raw = await request.read()  # at most client_max_size bytes, or 413
     try:
-        body = await request.json()
-        items = body["programs"]
-        if not isinstance(items, list):
-            raise TypeError
-    except (ValueError, KeyError, TypeError):
-        raise web.HTTPBadRequest(text='the body must be JSON {"programs": [...]}') from None
-    programs = await asyncio.gather(
-        *(asyncio.to_thread(protocol.decode_program, item) for item in items)
-    )
-    receipts = await request.app[_BROKER].submit(client, programs)
+        programs, keys = await broker.offload(lambda: _parse_body(raw, broker.limits))
+    except protocol.RequestError as e:
+        raise web.HTTPBadRequest(text=str(e)) from None
+    receipts = await broker.submit(client, programs, keys)
     return web.json_response({"programs": receipts})
+
+
+def _wait(request: web.Request) -> float:
+    try:
+        wait = float(request.query.get("wait", protocol.LONG_POLL_S))
+    except ValueError:
+        wait = math.nan
+    if not 0 <= wait < math.inf:
+        raise web.HTTPBadRequest(text="wait must be a number of seconds, at least 0")
+    return min(wait, protocol.LONG_POLL_S)
 
 
 async def _result(request: web.Request) -> web.Response:
     client = _client(request)
-    try:
-        wait = min(float(request.query.get("wait", protocol.LONG_POLL_S)), protocol.LONG_POLL_S)
-    except ValueError:
-        raise web.HTTPBadRequest(text="wait must be a number of seconds") from None
+    wait = _wait(request)
     try:
         record = await request.app[_BROKER].result(client, request.match_info["id"], wait)
     except UnknownProgram:
@@ -62,18 +113,20 @@ async def _info(request: web.Request) -> web.Response:
 
 
 def make_app(broker: Broker, secret: str) -> web.Application:
-    expected = protocol.bearer(secret).encode()
+    expected = protocol.bearer(secret).encode("utf-8", "surrogateescape")
 
     @web.middleware
-    async def authenticate(request: web.Request, handler: Any) -> web.StreamResponse:
-        given = request.headers.get(protocol.SECRET_HEADER, "").encode()
-        if not hmac.compare_digest(given, expected):
+    async def authenticate(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if not hmac.compare_digest(_header_bytes(request, protocol.SECRET_HEADER), expected):
             raise web.HTTPUnauthorized(
                 text="missing or wrong broker secret (set SFQ_BROKER_SECRET)"
             )
         return await handler(request)
 
-    app = web.Application(middlewares=[authenticate], client_max_size=64 * 2**20)
+    app = web.Application(
+        middlewares=[authenticate],
+        client_max_size=protocol.max_request_bytes(broker.limits),
+    )
     app[_BROKER] = broker
     app.add_routes(
         [
@@ -86,26 +139,42 @@ def make_app(broker: Broker, secret: str) -> web.Application:
 
 
 class BrokerServer:
-    """A broker listening on ``host:port`` (port 0: a free one)."""
+    """A broker listening on ``host:port`` (port 0: a free one), over TLS with ``ssl_context``."""
 
-    def __init__(self, broker: Broker, secret: str, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(
+        self,
+        broker: Broker,
+        secret: str,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        ssl_context: ssl.SSLContext | None = None,
+    ) -> None:
         if not secret:
             raise ValueError("the broker needs a shared secret")
         self.broker = broker
-        self._runner = web.AppRunner(make_app(broker, secret), access_log=None)
+        self._runner = web.AppRunner(
+            make_app(broker, secret), access_log=None, shutdown_timeout=SHUTDOWN_TIMEOUT_S
+        )
         self._host, self._port = host, port
+        self._ssl = ssl_context
         self.url = ""
 
     async def start(self) -> str:
         await self._runner.setup()
-        site = web.TCPSite(self._runner, self._host, self._port)
+        site = web.TCPSite(
+            self._runner,
+            self._host,
+            self._port,
+            ssl_context=self._ssl,
+        )
         await site.start()
-        host, port = site._server.sockets[0].getsockname()[:2]  # the port actually bound
-        self.url = f"http://{host}:{port}"
+        host, port = self._runner.addresses[0][:2]  # the port actually bound
+        scheme = "https" if self._ssl is not None else "http"
+        self.url = f"{scheme}://{host}:{port}"
         self.broker.start()
         logger.info("vQPU broker for %s listening on %s", self.broker.backend.name, self.url)
         return self.url
 
     async def close(self) -> None:
+        await self.broker.close()  # first: long polls then answer, and the server closes at once
         await self._runner.cleanup()
-        await self.broker.close()

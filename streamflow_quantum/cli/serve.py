@@ -7,6 +7,7 @@ import asyncio
 import logging
 import os
 import signal
+import ssl
 import sys
 
 from streamflow.core.exception import WorkflowDefinitionException
@@ -14,6 +15,12 @@ from streamflow.core.exception import WorkflowDefinitionException
 from streamflow_quantum.broker import protocol
 from streamflow_quantum.broker.settings import broker_schema
 from streamflow_quantum.core.config import add_arguments, from_arguments
+from streamflow_quantum.core.errors import one_line
+
+#: A shared secret shorter than this is refused: it could be guessed.
+MIN_SECRET_BYTES = 32
+LOG_ENV = "SFQ_LOG_LEVEL"
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -35,8 +42,47 @@ def _parser() -> argparse.ArgumentParser:
         "--secret-file",
         help=f"file holding the shared secret clients must send (default: ${protocol.ENV_SECRET})",
     )
+    parser.add_argument(
+        "--tls-cert",
+        metavar="FILE",
+        help="serve HTTPS with this certificate (PEM); recommended on any address but 127.0.0.1",
+    )
+    parser.add_argument("--tls-key", metavar="FILE", help="the certificate's private key (PEM)")
+    parser.add_argument(
+        "--log-level",
+        choices=LOG_LEVELS,
+        default=None,
+        help=f"log level (default: ${LOG_ENV} or INFO); Qiskit's own logs show only at DEBUG",
+    )
     add_arguments(parser.add_argument_group("broker settings"), broker_schema())
     return parser
+
+
+def _log_level(args: argparse.Namespace) -> str:
+    level = (args.log_level or os.environ.get(LOG_ENV) or "INFO").upper()
+    if level not in LOG_LEVELS:
+        raise ValueError(f"{LOG_ENV}={level}: use one of {', '.join(LOG_LEVELS)}")
+    return level
+
+
+def _configure_logging(level: str) -> None:
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    if level != "DEBUG":  # Qiskit logs each transpiler pass at INFO: most of a broker's log
+        for noisy in ("qiskit", "qiskit_aer", "qiskit_ibm_runtime", "stevedore"):
+            logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def _ssl_context(args: argparse.Namespace) -> ssl.SSLContext | None:
+    if not args.tls_cert and not args.tls_key:
+        return None
+    if not (args.tls_cert and args.tls_key):
+        raise ValueError("--tls-cert and --tls-key go together")
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    try:
+        context.load_cert_chain(args.tls_cert, args.tls_key)
+    except (OSError, ssl.SSLError) as e:
+        raise ValueError(f"cannot load the TLS certificate or key: {one_line(e)}") from None
+    return context
 
 
 def _secret(args: argparse.Namespace) -> str:
@@ -50,8 +96,9 @@ async def _serve(args: argparse.Namespace, secret: str) -> None:
     from streamflow_quantum.broker.factory import build_broker
     from streamflow_quantum.broker.server import BrokerServer
 
+    context = _ssl_context(args)
     broker = await asyncio.to_thread(build_broker, from_arguments(args, broker_schema()))
-    server = BrokerServer(broker, secret, args.host, args.port)
+    server = BrokerServer(broker, secret, args.host, args.port, context)
     url = await server.start()
     print(
         f"sfq serve: broker for {broker.backend.name} ({broker.policy.name}) at {url}", flush=True
@@ -76,7 +123,18 @@ def main(argv: list[str]) -> int:
             file=sys.stderr,
         )
         return 2
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    if len(secret.encode()) < MIN_SECRET_BYTES:
+        print(
+            f"sfq serve: the shared secret has {len(secret.encode())} bytes; use at least "
+            f"{MIN_SECRET_BYTES} random ones (python -c 'import secrets; print(secrets.token_urlsafe(32))')",
+            file=sys.stderr,
+        )
+        return 2
+    try:
+        _configure_logging(_log_level(args))
+    except ValueError as e:
+        print(f"sfq serve: {e}", file=sys.stderr)
+        return 2
     try:
         asyncio.run(_serve(args, secret))
     except (ValueError, OSError, WorkflowDefinitionException) as e:

@@ -12,6 +12,7 @@ import io
 import os
 import re
 import struct
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from streamflow_quantum.core.errors import ProgramError, one_line
@@ -24,7 +25,7 @@ from streamflow_quantum.core.gates import (
 from streamflow_quantum.core.limits import DEFAULT_LIMITS, Limits
 
 if TYPE_CHECKING:
-    from qiskit import QuantumCircuit, qasm2
+    from qiskit import QuantumCircuit
 
 _QASM_VERSION = re.compile(r"^\s*OPENQASM\s+(\d+)(?:\.\d+)?\s*;", re.MULTILINE)
 _QPY_MAGIC = b"QISKIT"
@@ -202,10 +203,9 @@ def _parse_qasm(text: str, label: str, limits: Limits) -> QuantumCircuit:
     _check_includes(code, version, label)
     sizes = _check_registers(code, version, label, limits)
     _check_operations(code, sizes, label, limits)
-    if version == "2":
-        return _parse_qasm2(code, label)
-    _check_nesting(code, label, limits)
-    return _parse_qasm3(code, label)
+    if version == "3":
+        _check_nesting(code, label, limits)
+    return _parse_with_standard_gates(code, version, label)
 
 
 def _check_includes(code: str, version: str, label: str) -> None:
@@ -294,23 +294,37 @@ def _check_nesting(code: str, label: str, limits: Limits) -> None:
     _limit(label, "nests brackets {} levels deep", deepest, limits.max_nesting, "maxNesting")
 
 
-def _parse_qasm2(code: str, label: str) -> QuantumCircuit:
-    """Parse OpenQASM 2 as Qiskit's exporters write it, reading no file.
+def _parse_with_standard_gates(code: str, version: str, label: str) -> QuantumCircuit:
+    """Parse OpenQASM 2 or 3 as Qiskit's exporters write it, reading no file.
 
-    Qiskit's ``qasm2.dumps`` writes standard gates outside ``qelib1.inc`` (``ecr``, ``rzx``...)
-    as ``gate`` definitions. A definition under a standard gate's name is parsed under a fresh
-    name, then each use of it becomes the standard gate if the definition acts as it, or keeps
-    the fresh name (and its own meaning) otherwise, so it is never taken for a device's native
-    gate of that name.
+    Qiskit's exporters write the standard gates outside the standard include (``ecr``, ``rzx``,
+    ``iswap``... for both versions) as ``gate`` definitions, and the parsers turn those into
+    custom gates that merely carry the standard name. So a definition under a standard gate's
+    name is parsed under a fresh name, then each use of it becomes the standard gate if the
+    definition acts as it, or keeps the fresh name (and its own meaning) otherwise, so it is
+    never taken for a device's native gate of that name.
     """
+    standard = standard_gates()
+    defined = set(re.findall(rf"\bgate\s+({_IDENTIFIER})", code))
+    renames = {name: _fresh_name(name, code) for name in sorted(defined & standard.keys())}
+    if renames:
+        code = re.sub(rf"\b({'|'.join(renames)})\b", lambda m: renames[m.group(1)], code)
+    parse = _qasm2_parser(code, defined) if version == "2" else _parse_qasm3
+    circuit = parse(code, label)
+    if renames:
+        circuit = _as_standard(circuit, _matching_definitions(code, version, renames, parse))
+    return circuit
+
+
+_Parser = Callable[[str, str], "QuantumCircuit"]
+
+
+def _qasm2_parser(code: str, defined: set[str]) -> _Parser:
+    """Qiskit's OpenQASM 2 parser, with the legacy gates ``code`` does not define itself."""
     from qiskit import qasm2
 
     standard = standard_gates()
-    defined = set(re.findall(rf"\bgate\s+({_IDENTIFIER})", code))
     opaque = set(re.findall(rf"\bopaque\s+({_IDENTIFIER})", code))
-    renames = {name: _fresh_name(name, code) for name in defined if name in standard}
-    if renames:
-        code = re.sub(rf"\b({'|'.join(renames)})\b", lambda m: renames[m.group(1)], code)
     custom = [c for c in qasm2.LEGACY_CUSTOM_INSTRUCTIONS if c.name not in defined | opaque]
     custom += [
         qasm2.CustomInstruction(
@@ -318,14 +332,24 @@ def _parse_qasm2(code: str, label: str) -> QuantumCircuit:
         )
         for name in opaque & standard.keys()
     ]
+
+    def parse(source: str, label: str) -> QuantumCircuit:
+        try:
+            return qasm2.loads(source, include_path=(), custom_instructions=custom)
+        except qasm2.QASM2Error as e:
+            raise ProgramError(f"{label}: invalid OpenQASM 2: {_reason(e)}") from e
+
+    return parse
+
+
+def _parse_qasm3(code: str, label: str) -> QuantumCircuit:
+    from openqasm3.parser import QASM3ParsingError
+    from qiskit import qasm3
+
     try:
-        circuit = qasm2.loads(code, include_path=(), custom_instructions=custom)
-    except qasm2.QASM2Error as e:
-        raise ProgramError(f"{label}: invalid OpenQASM 2: {_reason(e)}") from e
-    if renames:
-        matching = _matching_definitions(code, renames, custom)
-        circuit = _as_standard(circuit, matching)
-    return circuit
+        return qasm3.loads(code)
+    except (qasm3.QASM3Error, QASM3ParsingError, ValueError, RecursionError) as e:
+        raise ProgramError(f"{label}: invalid OpenQASM 3: {_reason(e)}") from e
 
 
 def _fresh_name(name: str, code: str) -> str:
@@ -336,18 +360,18 @@ def _fresh_name(name: str, code: str) -> str:
 
 
 def _matching_definitions(
-    code: str, renames: dict[str, str], custom: list[qasm2.CustomInstruction]
+    code: str, version: str, renames: dict[str, str], parse: _Parser
 ) -> dict[str, str]:
     """Of the renamed definitions, those that act as the standard gate: fresh name -> name.
 
     Each is instantiated at fixed parameter values in a probe program holding only the file's
-    gate definitions, and compared with the standard gate at the same values.
+    gate definitions, read by the same parser, and compared with the standard gate at the same
+    values. A probe the parser refuses (a definition using the file's constants, say) matches
+    nothing: the file's own definitions are then kept as they are.
     """
-    from qiskit import qasm2
-
     standard = standard_gates()
     definitions = re.findall(r"\b(?:gate|opaque)\b[^{;]*(?:\{[^}]*\}|;)", code)
-    header = 'OPENQASM 2.0;\ninclude "qelib1.inc";\n' if "qelib1.inc" in code else "OPENQASM 2.0;\n"
+    register = _fresh_name("probe", code)
     calls = []
     candidates = {}
     for name, fresh in renames.items():
@@ -360,28 +384,39 @@ def _matching_definitions(
         if len(params) != len(gate.params) or len(qargs) != gate.num_qubits:
             continue
         candidates[fresh] = name
-        qubits = ",".join(f"q[{i}]" for i in range(gate.num_qubits))
+        qubits = ",".join(f"{register}[{i}]" for i in range(gate.num_qubits))
         for values in PROBE_PARAMS:
             arguments = f"({','.join(map(str, values[: len(params)]))})" if params else ""
             calls.append(f"{fresh}{arguments} {qubits};")
     if not candidates:
         return {}
     width = max(standard[name].num_qubits for name in candidates.values())
-    probe_text = header + "\n".join(definitions) + f"\nqreg q[{width}];\n" + "\n".join(calls)
+    include = _STANDARD_INCLUDE[version]
+    header = f"OPENQASM {version}.0;\n" + (f'include "{include}";\n' if include in code else "")
+    declaration = f"qreg {register}[{width}];" if version == "2" else f"qubit[{width}] {register};"
+    probe_text = header + "\n".join(definitions) + f"\n{declaration}\n" + "\n".join(calls)
     try:
-        probe = qasm2.loads(probe_text, include_path=(), custom_instructions=custom)
-    except qasm2.QASM2Error:
-        return {}  # the full program parsed, so keep its own definitions as they are
+        probe = parse(probe_text, "probe")
+    except ProgramError:
+        return {}
     verdict = dict.fromkeys(candidates, True)
     for instruction in probe.data:
         op = instruction.operation
+        if op.name not in verdict:
+            return {}  # not the probe's own calls: keep the file's definitions as they are
         small = expanded_size(op.definition, _MAX_PROBED_DEFINITION) <= _MAX_PROBED_DEFINITION
         verdict[op.name] = verdict[op.name] and small and same_as_standard(op, candidates[op.name])
     return {fresh: candidates[fresh] for fresh, same in verdict.items() if same}
 
 
 def _as_standard(circuit: QuantumCircuit, matching: dict[str, str]) -> QuantumCircuit:
-    """``circuit`` with each use of a matching definition replaced by the standard gate."""
+    """``circuit`` with each use of a matching definition replaced by the standard gate.
+
+    Uses inside control flow (OpenQASM 3) are replaced too; uses inside other definitions or
+    under modifiers keep the fresh name and their definition, which means the same.
+    """
+    from qiskit.circuit import ControlFlowOp
+
     if not matching:
         return circuit
     standard = standard_gates()
@@ -390,18 +425,10 @@ def _as_standard(circuit: QuantumCircuit, matching: dict[str, str]) -> QuantumCi
         op = instruction.operation
         if op.name in matching:
             op = standard[matching[op.name]].base_class(*op.params)
+        elif isinstance(op, ControlFlowOp):
+            op = op.replace_blocks([_as_standard(block, matching) for block in op.blocks])
         result.append(instruction.replace(operation=op))
     return result
-
-
-def _parse_qasm3(code: str, label: str) -> QuantumCircuit:
-    from openqasm3.parser import QASM3ParsingError
-    from qiskit import qasm3
-
-    try:
-        return qasm3.loads(code)
-    except (qasm3.QASM3Error, QASM3ParsingError, ValueError, RecursionError) as e:
-        raise ProgramError(f"{label}: invalid OpenQASM 3: {_reason(e)}") from e
 
 
 def read_circuit_file(path: str, limits: Limits = DEFAULT_LIMITS) -> QuantumCircuit:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, fields, replace
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -20,3 +22,13 @@ class Limits:
 
 
 DEFAULT_LIMITS = Limits()
+
+
+def limits_from(settings: Mapping[str, Any]) -> Limits:
+    """The limits among broker settings (``maxQubits`` -> ``max_qubits``), defaults elsewhere."""
+    names = {
+        f.name: "max" + f.name.removeprefix("max").title().replace("_", "") for f in fields(Limits)
+    }
+    return replace(
+        DEFAULT_LIMITS, **{name: settings[key] for name, key in names.items() if key in settings}
+    )

@@ -44,6 +44,8 @@ class Program:
     jobs: list[str] = field(default_factory=list)
     batches: list[str] = field(default_factory=list)
     placement: tuple[int, ...] = ()
+    #: Where placing it fell short of the policy's aim (see :attr:`Placement.notes`).
+    notes: tuple[str, ...] = ()
 
     @property
     def shots_left(self) -> int:

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import base64
+import datetime
+import ipaddress
 import json
+import ssl
 import subprocess
 import threading
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -16,7 +20,7 @@ import pytest
 from streamflow_quantum.broker import protocol
 from tests.conftest import run_tool, tool_env
 
-SECRET = "test-secret-0123456789"
+SECRET = "test-secret-0123456789-0123456789-abcdef"
 GHZ = 'OPENQASM 2.0;\ninclude "qelib1.inc";\nqreg q[{n}];\ncreg c[{n}];\nh q[0];\n{cx}measure q -> c;\n'
 
 
@@ -60,6 +64,103 @@ def test_serve_refuses_to_start_without_a_secret() -> None:
     assert done.returncode == 2
     assert done.stderr.strip() == (
         "sfq serve: a shared secret is required: set SFQ_BROKER_SECRET or pass --secret-file FILE"
+    )
+
+
+def test_serve_refuses_a_short_secret() -> None:
+    done = run_tool("sfq", "serve", "--port", "0", timeout=60, SFQ_BROKER_SECRET="short-secret")
+    assert done.returncode == 2
+    assert done.stderr.startswith(
+        "sfq serve: the shared secret has 12 bytes; use at least 32 random ones"
+    )
+    assert len(done.stderr.strip().splitlines()) == 1
+
+
+def _self_signed(tmp_path: Path) -> tuple[Path, Path]:
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=1))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .sign(key, hashes.SHA256())
+    )
+    cert_file, key_file = tmp_path / "cert.pem", tmp_path / "key.pem"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return cert_file, key_file
+
+
+def _serve(*args: str | Path) -> tuple[subprocess.Popen[str], str]:
+    server = subprocess.Popen(
+        ["sfq", "serve", "--port", "0", *map(str, args)],
+        env=tool_env(SFQ_BROKER_SECRET=SECRET),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    assert server.stdout is not None
+    line = server.stdout.readline()
+    assert " at http" in line, line
+    return server, line.rsplit(" at ", 1)[1].strip()
+
+
+def test_serve_over_tls_and_stop_at_once_on_sigterm(tmp_path: Path) -> None:
+    cert, key = _self_signed(tmp_path)
+    server, url = _serve("--packing", "serial", "--tls-cert", cert, "--tls-key", key)
+    try:
+        assert url.startswith("https://127.0.0.1:")
+        context = ssl.create_default_context(cafile=str(cert))
+        request = urllib.request.Request(
+            f"{url}/v1/info",
+            headers={
+                protocol.SECRET_HEADER: protocol.bearer(SECRET),
+                protocol.CLIENT_HEADER: "c" * 32,
+            },
+        )
+        with urllib.request.urlopen(request, timeout=30, context=context) as response:
+            assert json.load(response)["packing"] == "serial"
+        # A client waiting on a result does not hold the server up.
+        program = {"name": "ghz", "data": base64.b64encode(ghz(2).encode()).decode()}
+        body = json.dumps({"programs": [program]}).encode()
+        request = urllib.request.Request(f"{url}/v1/programs", body, request.headers)
+        with urllib.request.urlopen(request, timeout=30, context=context) as response:
+            assert "id" in json.load(response)["programs"][0]
+    finally:
+        started = time.monotonic()
+        server.terminate()
+        server.wait(timeout=30)
+    assert time.monotonic() - started < 5
+
+
+def test_serve_refuses_a_half_tls_configuration(tmp_path: Path) -> None:
+    cert, _ = _self_signed(tmp_path)
+    done = run_tool(
+        "sfq", "serve", "--port", "0", "--tls-cert", cert, timeout=60, SFQ_BROKER_SECRET=SECRET
+    )
+    assert (done.returncode, done.stderr.strip()) == (
+        1,
+        "sfq serve: --tls-cert and --tls-key go together",
     )
 
 
@@ -132,8 +233,13 @@ def test_bad_circuits_among_concurrent_clients_lose_nothing(
 def test_a_wrong_broker_url_gives_one_clear_line(tmp_path: Path) -> None:
     (tmp_path / "g.qasm").write_text(ghz(2))
     done = run_tool(
-        "sfq", "sample", tmp_path / "g.qasm", SFQ_BROKER="http://127.0.0.1:9", SFQ_BROKER_SECRET="x"
+        "sfq",
+        "sample",
+        tmp_path / "g.qasm",
+        SFQ_BROKER="http://127.0.0.1:9",
+        SFQ_BROKER_SECRET="x",
+        SFQ_BROKER_RETRY_S="0",
     )
     assert done.returncode == 1
-    assert done.stderr.startswith("sfq sample: cannot reach the broker at http://127.0.0.1:9/v1")
-    assert len(done.stderr.strip().splitlines()) == 1
+    last = done.stderr.strip().splitlines()[-1]
+    assert last.startswith("sfq sample: cannot reach the broker at http://127.0.0.1:9/v1")

@@ -5,11 +5,12 @@ from __future__ import annotations
 import io
 import struct
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pytest
-from qiskit import QuantumCircuit, qasm2, qpy
+from qiskit import QuantumCircuit, qasm2, qasm3, qpy
 from qiskit.circuit.library import ECRGate, get_standard_gate_name_mapping
 from qiskit.circuit.random import random_circuit
 from qiskit.quantum_info import Operator
@@ -134,7 +135,7 @@ def _qpy(circuit: QuantumCircuit) -> bytearray:
 def _circuit_header_offset(data: bytearray) -> int:
     """Where the (only) circuit header starts, for the QPY version this Qiskit writes (>= 16)."""
     assert data[6] >= 16
-    return struct.unpack_from("!Q", data, struct.calcsize("!6sBBBBQc") + 1)[0]
+    return int(struct.unpack_from("!Q", data, struct.calcsize("!6sBBBBQc") + 1)[0])
 
 
 @pytest.mark.parametrize(
@@ -206,11 +207,19 @@ def _unitary(circuit: QuantumCircuit) -> Operator:
     return Operator(circuit.remove_final_measurements(inplace=False))
 
 
+# Both exporters write the standard gates outside their standard include as definitions: for
+# OpenQASM 3, ecr, rzx, rzz, rxx, ryy, iswap, dcx, cs, csdg, csx, sxdg, r, ccz, rccx, c3sx...
+DUMPS = {"qasm2": qasm2.dumps, "qasm3": qasm3.dumps}
+
+
+@pytest.mark.parametrize("dumps", DUMPS.values(), ids=DUMPS.keys())
 @pytest.mark.parametrize(
     "circuit", [_ecr_circuit(), _every_standard_gate(), *_random_circuits()], ids=lambda c: c.name
 )
-def test_qasm2_dumps_round_trips_through_standard_gates(circuit: QuantumCircuit) -> None:
-    loaded = load_circuit(qasm2.dumps(circuit).encode(), "exported.qasm")
+def test_dumps_round_trips_through_standard_gates(
+    circuit: QuantumCircuit, dumps: Callable[..., str]
+) -> None:
+    loaded = load_circuit(dumps(circuit).encode(), "exported.qasm")
     assert _unitary(loaded).equiv(_unitary(circuit))
     standard = get_standard_gate_name_mapping()
     for instruction in loaded.data:
@@ -230,15 +239,20 @@ def test_ecr_directions_differ_between_the_chosen_devices() -> None:
     assert reversed_edges & set(sherbrooke.target["ecr"])  # type: ignore[attr-defined]
 
 
-@pytest.mark.parametrize(
-    "circuit",
-    [_ecr_circuit(), _every_standard_gate(), *_random_circuits()[::3]],
-    ids=lambda c: c.name,
-)
-def test_exported_circuits_transpile_on_ecr_and_cz_devices(circuit: QuantumCircuit) -> None:
+def _with_ecr(circuit: QuantumCircuit) -> QuantumCircuit:
+    """``circuit`` with ECR both ways on its first two qubits before its measurements."""
+    result = circuit.remove_final_measurements(inplace=False)
+    result.append(ECRGate(), [0, 1])
+    result.append(ECRGate(), [1, 0])
+    result.measure_all()
+    result.name = circuit.name
+    return result
+
+
+def _compiles_to_device_operations(loaded: QuantumCircuit) -> None:
+    """``loaded`` compiles for each device to the device's own operations, not namesakes."""
     from qiskit.transpiler import generate_preset_pass_manager
 
-    loaded = load_circuit(qasm2.dumps(circuit).encode(), "exported.qasm")
     for device in _devices():
         target = device.target  # type: ignore[attr-defined]
         manager = generate_preset_pass_manager(
@@ -246,15 +260,42 @@ def test_exported_circuits_transpile_on_ecr_and_cz_devices(circuit: QuantumCircu
         )
         compiled = manager.run(loaded)
         assert set(compiled.count_ops()) <= set(target.operation_names) | {"barrier"}
+        for instruction in compiled.data:
+            op = instruction.operation
+            if op.name != "barrier":
+                assert isinstance(op, target.operation_from_name(op.name).base_class), op
 
 
-def test_a_wrong_definition_under_a_standard_name_keeps_its_own_meaning() -> None:
-    text = (
+@pytest.mark.parametrize("dumps", DUMPS.values(), ids=DUMPS.keys())
+@pytest.mark.parametrize(
+    "circuit",
+    [_ecr_circuit(), _every_standard_gate(), *map(_with_ecr, _random_circuits()[::3])],
+    ids=lambda c: c.name,
+)
+def test_exported_circuits_transpile_on_ecr_and_cz_devices(
+    circuit: QuantumCircuit, dumps: Callable[..., str]
+) -> None:
+    _compiles_to_device_operations(load_circuit(dumps(circuit).encode(), "exported.qasm"))
+
+
+WRONG_DEFINITIONS = {
+    "qasm2": (
         'OPENQASM 2.0;\ninclude "qelib1.inc";\ngate ecr a,b { cx a,b; }\n'
         "gate rzx(t) a,b { rz(t) a; }\ngate pair a,b { ecr a,b; }\n"
         "qreg q[2];\ncreg c[2];\necr q[0],q[1];\nrzx(0.4) q[1],q[0];\npair q[1],q[0];\n"
         "measure q -> c;\n"
-    )
+    ),
+    "qasm3": (
+        'OPENQASM 3.0;\ninclude "stdgates.inc";\ngate ecr a, b { cx a, b; }\n'
+        "gate rzx(t) a, b { rz(t) a; }\ngate pair a, b { ecr a, b; }\n"
+        "qubit[2] q;\nbit[2] c;\necr q[0], q[1];\nrzx(0.4) q[1], q[0];\npair q[1], q[0];\n"
+        "c = measure q;\n"
+    ),
+}
+
+
+@pytest.mark.parametrize("text", WRONG_DEFINITIONS.values(), ids=WRONG_DEFINITIONS.keys())
+def test_a_wrong_definition_under_a_standard_name_keeps_its_own_meaning(text: str) -> None:
     loaded = load_circuit(text.encode(), "mine.qasm")
     names = [instruction.operation.name for instruction in loaded.data]
     assert "ecr" not in names
@@ -266,21 +307,34 @@ def test_a_wrong_definition_under_a_standard_name_keeps_its_own_meaning() -> Non
     expected.rz(0.4, 1)
     expected.cx(1, 0)
     assert _unitary(loaded).equiv(Operator(expected))
-    from qiskit.transpiler import generate_preset_pass_manager
-
-    for device in _devices():
-        target = device.target  # type: ignore[attr-defined]
-        generate_preset_pass_manager(optimization_level=1, target=target).run(loaded)
+    _compiles_to_device_operations(loaded)
 
 
-def test_a_matching_definition_becomes_the_standard_gate() -> None:
-    text = (
+MATCHING_DEFINITIONS = {
+    "qasm2": (
         "OPENQASM 2.0;\ngate cx a,b { CX a,b; }\ngate h a { U(pi/2,0,pi) a; }\n"
-        "qreg q[2];\ncreg c[2];\nh q[0];\ncx q[0],q[1];\nmeasure q -> c;\n"
-    )
+        "gate ecr a,b { U(0,0,pi/2) a; U(pi/2,-pi/2,pi/2) b; CX a,b; U(pi,0,pi) a; }\n"
+        "qreg q[2];\ncreg c[2];\nh q[0];\ncx q[0],q[1];\necr q[1],q[0];\nmeasure q -> c;\n"
+    ),
+    "qasm3": (
+        "OPENQASM 3.0;\ngate cx a, b { ctrl @ U(pi, 0, pi) a, b; }\n"
+        "gate h a { U(pi/2, 0, pi) a; }\ngate x a { U(pi, 0, pi) a; }\n"
+        "gate rzx(t) a, b { h b; cx a, b; U(0, 0, t) b; cx a, b; h b; }\n"
+        "gate ecr a, b { rzx(pi/4) a, b; x a; rzx(-pi/4) a, b; }\n"
+        "qubit[2] q;\nbit[2] c;\nh q[0];\ncx q[0], q[1];\necr q[1], q[0];\nc = measure q;\n"
+    ),
+}
+
+
+@pytest.mark.parametrize("text", MATCHING_DEFINITIONS.values(), ids=MATCHING_DEFINITIONS.keys())
+def test_a_matching_definition_becomes_the_standard_gate(text: str) -> None:
     loaded = load_circuit(text.encode(), "own-qelib.qasm")
-    assert loaded.count_ops() == {"h": 1, "cx": 1, "measure": 2}
-    assert type(loaded.data[0].operation).__name__.endswith("HGate")
+    standard = get_standard_gate_name_mapping()
+    assert loaded.count_ops() == {"h": 1, "cx": 1, "ecr": 1, "measure": 2}
+    for instruction in loaded.data:
+        op = instruction.operation
+        assert isinstance(op, standard[op.name].base_class), op
+    _compiles_to_device_operations(loaded)
 
 
 # --- 4. existing inputs -------------------------------------------------------------------

@@ -12,6 +12,7 @@ from streamflow.ext.utils import load_extensions
 
 from streamflow_quantum.broker.factory import build_broker
 from streamflow_quantum.connector.qpu import QPUConnector
+from streamflow_quantum.core.limits import Limits, limits_from
 
 load_extensions()
 
@@ -118,3 +119,11 @@ def test_readme_reference_matches_the_schema(repo) -> None:
         ):
             expected[name] = f"`{json.dumps(sub['default'])}`" if "default" in sub else "—"
     assert {k: v.strip() for k, v in rows.items()} == expected
+
+
+def test_limit_defaults_are_the_schemas() -> None:
+    """Limits keeps defaults for code that reads circuits without a broker; they must be the schema's."""
+    schema = json.loads(QPUConnector.get_schema())
+    defaults = {key: spec["default"] for key, spec in schema["properties"].items() if "default" in spec}
+    assert limits_from(defaults) == Limits()
+    assert limits_from({"maxQubits": 7}).max_qubits == 7

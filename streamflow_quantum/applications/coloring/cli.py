@@ -18,18 +18,22 @@ import networkx as nx
 
 from streamflow_quantum.applications.coloring.mis import MisSolver, annealing_mis, qaoa_mis
 from streamflow_quantum.applications.coloring.search import ColoringSearch
+from streamflow_quantum.applications.qubo_qaoa import Sampler
 from streamflow_quantum.applications.step_files import (
     load_edge_list,
     read_json,
     run_step,
     write_json,
 )
+from streamflow_quantum.broker.client import sample
 
 
 def _mis_solver(args: argparse.Namespace) -> MisSolver:
     if args.solver == "annealing":
         return lambda graph: annealing_mis(graph, seed=args.seed)
-    return lambda graph: qaoa_mis(graph, args.reps, args.maxiter, args.shots, args.seed)
+    return lambda graph: qaoa_mis(
+        graph, args.reps, args.maxiter, args.shots, args.seed, args.sampler
+    )
 
 
 def _advance(search: ColoringSearch, out: Path) -> None:
@@ -156,5 +160,8 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: list[str]) -> int:
-    return run_step(_parser(), argv)
+def main(argv: list[str], sampler: Sampler = sample) -> int:
+    """Run one step; its QAOA circuits go to ``sampler`` (the broker client by default)."""
+    parser = _parser()
+    parser.set_defaults(sampler=sampler)
+    return run_step(parser, argv)

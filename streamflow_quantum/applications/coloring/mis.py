@@ -7,7 +7,8 @@ from collections.abc import Callable
 import networkx as nx
 import numpy as np
 
-from streamflow_quantum.applications.qubo_qaoa import solve_qubo
+from streamflow_quantum.applications.qubo_qaoa import Sampler, solve_qubo
+from streamflow_quantum.broker.client import sample
 
 #: BBQ-MIS's weight of an edge inside the set, against 1 per vertex in it.
 PENALTY = 10.0
@@ -28,11 +29,16 @@ def _sets(order: list[int], samples: list[tuple[np.ndarray, float, int]]) -> lis
 
 
 def qaoa_mis(
-    graph: nx.Graph, reps: int = 1, maxiter: int = 20, shots: int = 256, seed: int | None = None
+    graph: nx.Graph,
+    reps: int = 1,
+    maxiter: int = 20,
+    shots: int = 256,
+    seed: int | None = None,
+    sampler: Sampler = sample,
 ) -> list[list[int]]:
-    """Sets sampled from QAOA optimised on the MIS QUBO (one ``sample`` call per evaluation)."""
+    """Sets sampled from QAOA optimised on the MIS QUBO (one ``sampler`` call per evaluation)."""
     q, order = mis_qubo(graph)
-    result = solve_qubo(q, reps, maxiter, shots, seed, final_shots=shots)
+    result = solve_qubo(q, reps, maxiter, shots, seed, final_shots=shots, sampler=sampler)
     return _sets(order, result.samples)
 
 

@@ -1,0 +1,161 @@
+"""`sfq bench load`: many clients at once against one broker, and one client alone.
+
+An in-process BrokerServer on 127.0.0.1 (``space-time`` on a noiseless fake device by
+default) serves ``--clients`` threads, each sampling ``--programs`` GHZ circuits one
+after another through the real client (``sample_encoded``). Reported: programs lost
+(no result) and wrong (counts other than all-zeros and all-ones, or the wrong total),
+p50/p95 latency of a program, the process's RSS, and the p50 of one client alone
+measured first in the same run. Target: 0 lost, 0 wrong, p95 at most twice that p50.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import psutil
+
+from streamflow_quantum.bench.harness import BrokerThread
+from streamflow_quantum.broker import protocol
+
+
+def ghz(n: int) -> bytes:
+    cx = "".join(f"cx q[{i}],q[{i + 1}];\n" for i in range(n - 1))
+    return (
+        f'OPENQASM 2.0;\ninclude "qelib1.inc";\nqreg q[{n}];\ncreg c[{n}];\nh q[0];\n'
+        f"{cx}measure q -> c;\n"
+    ).encode()
+
+
+def _client(
+    programs: int, shots: int, width: int, latencies: list[float], outcomes: list[str]
+) -> Callable[[], None]:
+    from streamflow_quantum.broker.client import sample_encoded
+
+    def run() -> None:
+        for i in range(programs):
+            begin = time.perf_counter()
+            try:
+                [result] = sample_encoded([(f"ghz{width}-{i}", ghz(width))], shots, None)
+            except Exception as e:  # counted as lost, with its reason
+                outcomes.append(f"lost: {e}")
+                continue
+            latencies.append(time.perf_counter() - begin)
+            counts = result.get("counts")
+            ok = (
+                counts is not None
+                and set(counts) <= {"0" * width, "1" * width}
+                and sum(counts.values()) == shots
+            )
+            outcomes.append("ok" if ok else f"wrong: {result}")
+
+    return run
+
+
+def _round(clients: int, programs: int, shots: int, width: int) -> dict[str, Any]:
+    latencies: list[float] = []
+    outcomes: list[str] = []
+    threads = [
+        threading.Thread(target=_client(programs, shots, width, latencies, outcomes), daemon=True)
+        for _ in range(clients)
+    ]
+    begin = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    wall = time.perf_counter() - begin
+    expected = clients * programs
+    ordered = sorted(latencies)
+    return {
+        "clients": clients,
+        "programs_per_client": programs,
+        "programs": expected,
+        "lost": expected - outcomes.count("ok") - sum(o.startswith("wrong") for o in outcomes),
+        "wrong": sum(o.startswith("wrong") for o in outcomes),
+        "errors": sorted({o for o in outcomes if o != "ok"})[:5],
+        "p50_s": statistics.median(ordered) if ordered else None,
+        "p95_s": ordered[int(0.95 * (len(ordered) - 1))] if ordered else None,
+        "wall_s": wall,
+        "programs_per_s": len(ordered) / wall if wall else None,
+    }
+
+
+def _commit() -> str | None:
+    try:
+        done = subprocess.run(
+            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True, timeout=10
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return done.stdout.strip()
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="sfq bench load", description=__doc__)
+    parser.add_argument("--json", metavar="FILE", help="write the figures and settings here")
+    parser.add_argument("--quick", action="store_true", help="10 clients x 5 programs")
+    parser.add_argument("--clients", type=int, default=50)
+    parser.add_argument("--programs", type=int, default=20, help="programs per client")
+    parser.add_argument("--shots", type=int, default=100)
+    parser.add_argument("--width", type=int, default=3, help="qubits of each GHZ circuit")
+    parser.add_argument("--backend", default="aer:fake_manila")
+    parser.add_argument("--packing", default="space-time")
+    parser.add_argument("--batch-window", type=float, default=0.1)
+    return parser
+
+
+def main(argv: list[str]) -> int:
+    args = _parser().parse_args(argv)
+    if args.quick:
+        args.clients, args.programs = 10, 5
+    settings = {
+        "backend": args.backend,
+        "noise": False,
+        "packing": args.packing,
+        "batchWindow": args.batch_window,
+    }
+    process = psutil.Process()
+    with BrokerThread(settings) as server:
+        os.environ.update(server.env)
+        _round(1, 3, args.shots, args.width)  # warm-up: imports, compiler caches
+        alone = _round(1, args.programs, args.shots, args.width)
+        loaded = _round(args.clients, args.programs, args.shots, args.width)
+        rss = process.memory_info().rss
+    p95, p50_alone = loaded["p95_s"], alone["p50_s"]
+    report = {
+        "benchmark": "load",
+        "commit": _commit(),
+        "settings": vars(args) | {"broker": settings},
+        "alone": alone,
+        "loaded": loaded,
+        "rss_mb": rss / 2**20,
+        "p95_over_alone_p50": p95 / p50_alone if p95 and p50_alone else None,
+        "target_met": bool(
+            loaded["lost"] == 0
+            and loaded["wrong"] == 0
+            and p95
+            and p50_alone
+            and p95 <= 2 * p50_alone
+        ),
+    }
+    for key in (protocol.ENV_URL, protocol.ENV_SECRET):
+        os.environ.pop(key, None)
+    print(
+        f"load: {loaded['clients']} clients x {loaded['programs_per_client']} programs: "
+        f"lost {loaded['lost']}, wrong {loaded['wrong']}, p50 {loaded['p50_s']:.3f} s, "
+        f"p95 {p95:.3f} s; one client alone p50 {p50_alone:.3f} s "
+        f"(p95/alone p50 {report['p95_over_alone_p50']:.2f}); RSS {report['rss_mb']:.0f} MB; "
+        f"{loaded['programs_per_s']:.1f} programs/s"
+    )
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(report, f, indent=2)
+    return 0 if loaded["lost"] == 0 and loaded["wrong"] == 0 else 1
