@@ -124,6 +124,8 @@ def test_readme_reference_matches_the_schema(repo) -> None:
 def test_limit_defaults_are_the_schemas() -> None:
     """Limits keeps defaults for code that reads circuits without a broker; they must be the schema's."""
     schema = json.loads(QPUConnector.get_schema())
-    defaults = {key: spec["default"] for key, spec in schema["properties"].items() if "default" in spec}
+    defaults = {
+        key: spec["default"] for key, spec in schema["properties"].items() if "default" in spec
+    }
     assert limits_from(defaults) == Limits()
     assert limits_from({"maxQubits": 7}).max_qubits == 7

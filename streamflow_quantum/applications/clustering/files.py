@@ -26,7 +26,8 @@ def load_arrays(path: str | Path, *names: str) -> list[np.ndarray]:
 
 def save_arrays(path: str | Path, **arrays: np.ndarray) -> None:
     with open(path, "wb") as file:
-        np.savez_compressed(file, **arrays)
+        # numpy's stub lets **arrays reach its keyword-only allow_pickle: bool
+        np.savez_compressed(file, **arrays)  # type: ignore[arg-type]
 
 
 def write_clustering(path: str | Path, points: np.ndarray, labels: np.ndarray) -> None:

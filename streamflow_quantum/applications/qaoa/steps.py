@@ -45,6 +45,9 @@ def start(graph: nx.Graph, reps: int, maxiter: int, seed: int | None, tol: float
     optimizer = SteppedMinimizer(
         list(initial_point(reps)), "COBYLA", {"maxiter": maxiter, "rhobeg": 0.3, "tol": tol}
     )
+    first = optimizer.ask()
+    if first is None:
+        raise ValueError(f"{optimizer.method} stopped before its first evaluation")
     return {
         "graph": {"nodes": sorted(graph), "edges": sorted(sorted(e) for e in graph.edges())},
         "reps": reps,
@@ -52,7 +55,7 @@ def start(graph: nx.Graph, reps: int, maxiter: int, seed: int | None, tol: float
         "best_known": best,
         "best_known_method": method,
         "optimizer": optimizer.to_dict(),
-        "next": list(optimizer.ask()),
+        "next": list(first),
         "done": False,
     }
 
