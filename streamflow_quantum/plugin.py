@@ -1,4 +1,4 @@
-"""The StreamFlow plugin: registers deployment type ``qpu``."""
+"""The StreamFlow plugin: deployment types ``qpu`` and ``sfq-slurm``, failure manager ``sfq-failfast``."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import importlib
 
 from streamflow.ext.plugin import StreamFlowPlugin
 
+from streamflow_quantum.cluster.preflight import FailFastFailureManager, SfqSlurmConnector
 from streamflow_quantum.connector.qpu import QPUConnector
 
 
@@ -22,3 +23,5 @@ class QuantumPlugin(StreamFlowPlugin):
         # (qiskit_aer does not), so qiskit alone is enough.
         importlib.import_module("qiskit")
         self.register_connector("qpu", QPUConnector)
+        self.register_connector("sfq-slurm", SfqSlurmConnector)
+        self.register_failure_manager("sfq-failfast", FailFastFailureManager)

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import functools
 import hashlib
 import logging
 import os
@@ -36,13 +37,14 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from streamflow_quantum.broker.settings import broker_settings
-from streamflow_quantum.core.circuits import safe_name
+from streamflow_quantum.core.circuits import load_circuit, safe_name
 from streamflow_quantum.core.errors import ProgramError, one_line
 from streamflow_quantum.core.limits import limits_from
 from streamflow_quantum.core.model import Batch, Program
 
 if TYPE_CHECKING:
     from streamflow_quantum.backends.base import Backend
+    from streamflow_quantum.broker.journal import Journal
     from streamflow_quantum.core.config import Settings
     from streamflow_quantum.packing.base import PackingPolicy
 
@@ -62,7 +64,11 @@ def client_id(key: str) -> str:
 
 
 class UnknownProgram(KeyError):
-    """No such program for this client."""
+    """No such program for this client: ``unknown`` to this broker (or expired), or ``not-yours``."""
+
+    def __init__(self, program_id: str, reason: str) -> None:
+        super().__init__(program_id)
+        self.reason = reason
 
 
 class BackendFault(RuntimeError):
@@ -174,10 +180,18 @@ def _drop_outcome(future: asyncio.Future[Any]) -> None:
 
 class Broker:
     def __init__(
-        self, backend: Backend, policy: PackingPolicy, settings: Settings | None = None
+        self,
+        backend: Backend,
+        policy: PackingPolicy,
+        settings: Settings | None = None,
+        journal: Journal | None = None,
     ) -> None:
         self.backend = backend
         self.policy = policy
+        #: Where accepted programs and results survive a crash (``sfq serve --state-dir``).
+        self.journal = journal
+        #: Accepted programs by (client, idempotency key).
+        self._tokens: dict[tuple[str, str], str] = {}
         self.settings = settings if settings is not None else broker_settings()
         self.limits = limits_from(self.settings)
         self._queue: list[Program] = []
@@ -222,7 +236,12 @@ class Broker:
         self._queue.clear()
         for program in list(self._programs.values()):
             if not self._done[program.id].done():
-                self._finish(program, error=f"{program.name}: the broker shut down before it ran")
+                # Not journalled as finished: a restarted broker runs it.
+                self._finish(
+                    program,
+                    error=f"{program.name}: the broker shut down before it ran",
+                    persist=False,
+                )
         self._pool.close()
         self._packer.close()
         closing = in_daemon_thread(self.backend.close, "sfq-backend-close")
@@ -257,23 +276,87 @@ class Broker:
         circuit is queued already reuses that one's compilation.
         """
         keys = keys if keys is not None else [None] * len(programs)
-        prepared = await asyncio.gather(
-            *(self._prepare(p, key) for p, key in zip(programs, keys, strict=True)),
-            return_exceptions=True,
+        # A resubmission (same client, same key) is answered with the earlier id and
+        # compiles nothing; checked again after compiling, for concurrent retries.
+        fresh = [
+            (p, key)
+            for p, key in zip(programs, keys, strict=True)
+            if self._earlier(client, p) is None
+        ]
+        outcomes = await asyncio.gather(
+            *(self._prepare(p, key) for p, key in fresh), return_exceptions=True
         )
+        outcome_of = {id(p): o for (p, _), o in zip(fresh, outcomes, strict=True)}
         receipts: list[dict[str, Any]] = []
-        for program, outcome in zip(programs, prepared, strict=True):
+        accepted: list[Program] = []
+        for program in programs:
+            if isinstance(program, Program) and (earlier := self._earlier(client, program)):
+                if id(program) in outcome_of:
+                    self.policy.forget(program)  # a concurrent resubmission won
+                receipts.append({"circuit": program.name, "id": earlier})
+                continue
+            outcome = outcome_of[id(program)]
             if isinstance(outcome, BaseException) or isinstance(program, ProgramError):
                 receipts.append({"error": self._refusal(program, outcome)})
                 continue
             program.client = client
+            if program.token is not None:
+                self._tokens[(client, program.token)] = program.id
+            accepted.append(program)
+            receipts.append({"circuit": program.name, "id": program.id})
+        if self.journal is not None and accepted:
+            self.journal.accept_all([(p, p.source, p.token) for p in accepted])
+        self._enqueue(accepted)
+        return receipts
+
+    def _earlier(self, client: str, program: Program | ProgramError) -> str | None:
+        if not isinstance(program, Program) or program.token is None:
+            return None
+        known = self._tokens.get((client, program.token))
+        if known is None and self.journal is not None:
+            known = self.journal.find(client, program.token)
+        return known
+
+    def _enqueue(self, programs: Sequence[Program]) -> None:
+        for program in programs:
             self._programs[program.id] = program
             self._done[program.id] = asyncio.get_running_loop().create_future()
             self._queue.append(program)
-            receipts.append({"circuit": program.name, "id": program.id})
         if self._queue:
             self._arrived.set()
-        return receipts
+
+    async def resume(self) -> int:
+        """Queue again what the journal accepted and no result ended, in submission order.
+
+        Batches that were running when the broker stopped run again (their counts
+        were never returned); programs whose circuit no longer passes are failed.
+        """
+        if self.journal is None:
+            return 0
+        for batch in self.journal.running_jobs():
+            self.journal.batch_failed(batch.id, "the broker restarted while it ran")
+        resumed: list[Program] = []
+        for entry in self.journal.pending():
+            try:
+                circuit = await self._pool.run(
+                    functools.partial(load_circuit, entry.data, entry.name, self.limits)
+                )
+                program = entry.to_program(circuit, self.settings["shots"])
+                program.token, program.source = entry.key, entry.data
+                await self._prepare(program)
+            except ProgramError as e:
+                self._finish_unqueued(entry.id, entry.name, one_line(e))
+                continue
+            if program.token is not None:
+                self._tokens[(program.client, program.token)] = program.id
+            resumed.append(program)
+        self._enqueue(resumed)
+        logger.info("resumed %d programs from the journal", len(resumed))
+        return len(resumed)
+
+    def _finish_unqueued(self, program_id: str, name: str, error: str) -> None:
+        assert self.journal is not None
+        self.journal.finished(program_id, {"circuit": name, "id": program_id, "error": error})
 
     def _refusal(self, program: Program | ProgramError, outcome: object) -> str:
         error = outcome if isinstance(outcome, BaseException) else program
@@ -289,8 +372,15 @@ class Broker:
     ) -> dict[str, Any] | None:
         """The program's result once done; None if still running after ``timeout`` seconds."""
         program = self._programs.get(program_id)
-        if program is None or program.client != client:
-            raise UnknownProgram(program_id)
+        if program is None:
+            found = self.journal.result(program_id) if self.journal is not None else None
+            if found is None:
+                raise UnknownProgram(program_id, "unknown")
+            if found[0] != client:
+                raise UnknownProgram(program_id, "not-yours")
+            return found[1]
+        if program.client != client:
+            raise UnknownProgram(program_id, "not-yours")
         future = self._done[program_id]
         try:
             return await asyncio.wait_for(asyncio.shield(future), timeout)
@@ -484,7 +574,7 @@ class Broker:
         if self._queue:
             self._arrived.set()
 
-    def _finish(self, program: Program, error: str | None = None) -> None:
+    def _finish(self, program: Program, error: str | None = None, persist: bool = True) -> None:
         record: dict[str, Any] = {
             "circuit": program.name,
             "id": program.id,
@@ -507,6 +597,8 @@ class Broker:
             record["counts"] = dict(program.counts)
         else:
             record["error"] = error
+        if self.journal is not None and persist:
+            self.journal.finished(program.id, record)
         self.policy.forget(program)
         key = self._keys.pop(program.id, None)
         if key is not None and self._alike.get(key) is program:
@@ -521,7 +613,9 @@ class Broker:
         horizon = time.monotonic() - self.settings["keepResults"]
         while self._finished and self._finished[0][0] < horizon:
             _, program_id = self._finished.popleft()
-            self._programs.pop(program_id, None)
+            program = self._programs.pop(program_id, None)
+            if program is not None and program.token is not None:
+                self._tokens.pop((program.client, program.token), None)
             self._done.pop(program_id, None)
 
 

@@ -8,6 +8,7 @@ from typing import Any
 from streamflow_quantum.backends.base import Backend
 from streamflow_quantum.backends.registry import make_backend
 from streamflow_quantum.broker.core import Broker
+from streamflow_quantum.broker.journal import Journal
 from streamflow_quantum.broker.settings import broker_settings
 from streamflow_quantum.core.config import Settings
 from streamflow_quantum.packing.registry import make_policy
@@ -16,6 +17,7 @@ from streamflow_quantum.packing.registry import make_policy
 def build_broker(
     settings: Settings | Mapping[str, Any] | None = None,
     wrap_backend: Callable[[Backend], Backend] | None = None,
+    journal: Journal | None = None,
 ) -> Broker:
     """A broker for ``settings`` (validated here when a plain mapping).
 
@@ -30,4 +32,4 @@ def build_broker(
     if wrap_backend is not None:
         backend = wrap_backend(backend)
     policy = make_policy(settings["packing"], backend, settings["packingOptions"])
-    return Broker(backend, policy, settings)
+    return Broker(backend, policy, settings, journal)

@@ -117,8 +117,27 @@ def decode_program(item: Any, limits: Limits = DEFAULT_LIMITS) -> Program | Prog
         name = _name(item, limits)
         shots = _integer(item, "shots", name, 1, limits.max_shots, " (maxShots)")
         seed = _integer(item, "seed", name, 0, MAX_SEED, "")
-        circuit = load_circuit(_data(item, name, limits), name, limits)
+        token = _token(item, name)
+        data = _data(item, name, limits)
+        circuit = load_circuit(data, name, limits)
     except ProgramError as e:
         return e
     # shots None: the broker's default; Program's field is typed int, the broker fills it in.
-    return Program(name=name, circuit=circuit, shots=shots or 0, seed=seed)
+    return Program(
+        name=name, circuit=circuit, shots=shots or 0, seed=seed, token=token, source=data
+    )
+
+
+def _token(item: dict[str, Any], name: str) -> str | None:
+    """The client's idempotency key: absent, or 16 to 128 printable ASCII characters."""
+    token = item.get("key")
+    if token is None:
+        return None
+    if not (
+        isinstance(token, str)
+        and 16 <= len(token) <= 128
+        and token.isascii()
+        and token.isprintable()
+    ):
+        raise ProgramError(f"{name}: key must be 16 to 128 printable ASCII characters")
+    return token

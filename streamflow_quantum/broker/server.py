@@ -101,8 +101,15 @@ async def _result(request: web.Request) -> web.Response:
     wait = _wait(request)
     try:
         record = await request.app[_BROKER].result(client, request.match_info["id"], wait)
-    except UnknownProgram:
-        raise web.HTTPNotFound(text="no such program for this client") from None
+    except UnknownProgram as e:
+        error = (
+            "no such program for this client"
+            if e.reason == "not-yours"
+            else "no such program: unknown to this broker, or expired"
+        )
+        raise web.HTTPNotFound(
+            text=json.dumps({"error": error, "reason": e.reason}), content_type="application/json"
+        ) from None
     if record is None:
         return web.json_response({"status": "pending"}, status=202)
     return web.json_response(record)
@@ -160,6 +167,7 @@ class BrokerServer:
         self.url = ""
 
     async def start(self) -> str:
+        await self.broker.resume()  # the old queue first; clients retry meanwhile
         await self._runner.setup()
         site = web.TCPSite(
             self._runner,

@@ -13,6 +13,7 @@ import sys
 from streamflow.core.exception import WorkflowDefinitionException
 
 from streamflow_quantum.broker import protocol
+from streamflow_quantum.broker.journal import JournalError
 from streamflow_quantum.broker.settings import broker_schema
 from streamflow_quantum.core.config import add_arguments, from_arguments
 from streamflow_quantum.core.errors import one_line
@@ -37,6 +38,12 @@ def _parser() -> argparse.ArgumentParser:
         type=int,
         default=8765,
         help="port to listen on (default 8765; 0 picks a free one)",
+    )
+    parser.add_argument(
+        "--state-dir",
+        metavar="DIR",
+        help="keep accepted programs and results in DIR/broker-journal.sqlite3: a broker "
+        "restarted with the same DIR runs what was queued and serves what finished",
     )
     parser.add_argument(
         "--secret-file",
@@ -97,7 +104,12 @@ async def _serve(args: argparse.Namespace, secret: str) -> None:
     from streamflow_quantum.broker.server import BrokerServer
 
     context = _ssl_context(args)
-    broker = await asyncio.to_thread(build_broker, from_arguments(args, broker_schema()))
+    from streamflow_quantum.broker.journal import Journal
+
+    journal = Journal.open(args.state_dir) if args.state_dir else None
+    broker = await asyncio.to_thread(
+        build_broker, from_arguments(args, broker_schema()), None, journal
+    )
     server = BrokerServer(broker, secret, args.host, args.port, context)
     url = await server.start()
     print(
@@ -108,6 +120,8 @@ async def _serve(args: argparse.Namespace, secret: str) -> None:
         asyncio.get_running_loop().add_signal_handler(sig, stop.set)
     await stop.wait()
     await server.close()
+    if journal is not None:
+        journal.close()
 
 
 def main(argv: list[str]) -> int:
@@ -137,7 +151,7 @@ def main(argv: list[str]) -> int:
         return 2
     try:
         asyncio.run(_serve(args, secret))
-    except (ValueError, OSError, WorkflowDefinitionException) as e:
+    except (ValueError, OSError, WorkflowDefinitionException, JournalError) as e:
         print(f"sfq serve: {e}", file=sys.stderr)
         return 1
     return 0

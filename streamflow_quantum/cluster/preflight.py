@@ -1,48 +1,155 @@
-"""Deployment type ``sfq-slurm``: StreamFlow's Slurm connector that first checks the controller.
+"""Make a Slurm workflow fail fast, with one clear line, when the controller is down.
 
-With no slurmctld listening, StreamFlow 0.2.0rc3's own ``slurm`` deployment deploys
-fine, every ``sbatch`` then fails after Slurm's ~10 s connect retries, and a workflow
-whose failed step feeds a CWL loop never exits (see the README's known issues). This
-connector runs ``scontrol ping`` when it deploys, which answers at once, and fails the
-deployment with one line saying what to do.
+Two StreamFlow extensions, used together by the ``streamflow-slurm.yml`` files:
+
+* deployment type ``sfq-slurm``: StreamFlow's Slurm connector, which runs
+  ``scontrol ping`` (instant: a refused connection is reported as DOWN) before each
+  ``sbatch`` and every ``pollingInterval`` while the job is in Slurm, and fails the
+  job with "Slurm controller unreachable (...): run sfq cluster up". Left alone,
+  each Slurm command retries its connection for 9-18 s before failing, and a job
+  whose controller died fails after ~1 min with "Error while retrieving return
+  code for job 12: ".
+* failure manager ``sfq-failfast``: StreamFlow's default (no recovery), except that a
+  failed job also ends the rest of the workflow, as ``Executor.close()`` would.
+
+StreamFlow 0.2.0rc3 ends a run only when a workflow output port receives a FAILED or
+CANCELLED termination token. A failure upstream of (or inside) a CWL loop never gets
+there: ``LoopCombinatorStep.run`` keeps waiting for an iteration-termination token on
+every loop input that already received its first token, and only the loop itself
+could produce one, so the run hangs forever. Failing the deployment instead does not
+help: a deployment fails inside whichever step first uses it, with the same result.
 """
 
 from __future__ import annotations
 
-from streamflow.core.exception import WorkflowExecutionException
-from streamflow.deployment.connector.queue_manager import SlurmConnector
+import asyncio
+import json
+from collections.abc import MutableMapping, MutableSequence
 
-#: Seconds ``scontrol ping`` may take: it answers at once when slurm.conf is readable
-#: (a refused connection is reported as DOWN), but retries for a minute when it is not.
+from streamflow.core.deployment import ExecutionLocation
+from streamflow.core.exception import WorkflowExecutionException
+from streamflow.core.workflow import Job, Status, Step
+from streamflow.deployment.connector.queue_manager import SlurmConnector
+from streamflow.log_handler import logger
+from streamflow.recovery.failure_manager import DummyFailureManager
+
+#: Seconds ``scontrol ping`` may take: it answers at once when slurm.conf is readable,
+#: but retries for a minute when it is not.
 PING_TIMEOUT = 10
 ADVICE = "run sfq cluster up"
 
 
-def unreachable(reason: str) -> WorkflowExecutionException:
-    return WorkflowExecutionException(f"Slurm controller unreachable ({reason}): {ADVICE}")
+class ControllerUnreachable(WorkflowExecutionException):
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"Slurm controller unreachable ({reason}): {ADVICE}")
 
 
 class SfqSlurmConnector(SlurmConnector):
-    """A ``slurm`` deployment that refuses to deploy while the controller is down."""
+    """A ``slurm`` deployment that fails a job at once when the controller is down."""
 
-    async def deploy(self, external: bool) -> None:
-        await super().deploy(external)
-        await self.ping()
+    #: Declared by StreamFlow's QueueManagerConnector, which has no type hints.
+    _scheduled_jobs: MutableMapping[str, ExecutionLocation]
 
-    async def ping(self) -> None:
-        """Raise `unreachable` unless ``scontrol ping`` reports the controller UP."""
-        locations = await self.connector.get_available_locations(service=self.service)
-        location = next(iter(locations.values())).location
+    async def ping(self, location: ExecutionLocation) -> None:
+        """Raise `ControllerUnreachable` unless ``scontrol ping`` reports the controller UP."""
         try:
-            result = await self.connector.run(
+            result = await super().run(
                 location=location,
                 command=["scontrol", "ping"],
                 capture_output=True,
                 timeout=PING_TIMEOUT,
             )
         except TimeoutError:
-            raise unreachable(f"`scontrol ping` gave no answer in {PING_TIMEOUT} s") from None
+            raise ControllerUnreachable(
+                f"`scontrol ping` gave no answer in {PING_TIMEOUT} s"
+            ) from None
         output, returncode = result if result is not None else ("", 1)
-        first = (output.strip().splitlines() or ["no output"])[0]
         if returncode != 0 or " is UP" not in output:
-            raise unreachable(first)
+            raise ControllerUnreachable((output.strip().splitlines() or ["no output"])[0])
+
+    async def run(
+        self,
+        location: ExecutionLocation,
+        command: MutableSequence[str],
+        environment: MutableMapping[str, str] | None = None,
+        workdir: str | None = None,
+        stdin: int | str | None = None,
+        stdout: int | str = asyncio.subprocess.STDOUT,
+        stderr: int | str = asyncio.subprocess.STDOUT,
+        capture_output: bool = False,
+        timeout: int | None = None,
+        job_name: str | None = None,
+    ) -> tuple[str, int] | None:
+        if job_name:  # a Slurm job, rather than a plain command on the submitting host
+            await self.ping(location)
+        job = super().run(
+            location=location,
+            command=command,
+            environment=environment,
+            workdir=workdir,
+            stdin=stdin,
+            stdout=stdout,
+            stderr=stderr,
+            capture_output=capture_output,
+            timeout=timeout,
+            job_name=job_name,
+        )
+        if not job_name:
+            return await job
+        # While the job is queued or running, StreamFlow polls squeue, which takes
+        # ~18 s to fail once the controller is gone; ping it alongside instead.
+        task = asyncio.create_task(job)
+        try:
+            while not task.done():
+                await asyncio.wait({task}, timeout=self.pollingInterval)
+                if not task.done():
+                    await self.ping(location)
+            return task.result()
+        finally:
+            task.cancel()
+
+    async def _get_output(self, job_id: str, location: ExecutionLocation) -> str:
+        # Reached when the job left squeue's output, which is also what an unreachable
+        # controller looks like: squeue's error message lists no job.
+        await self.ping(location)
+        return await super()._get_output(job_id, location)
+
+    async def undeploy(self, external: bool) -> None:
+        if self._scheduled_jobs:
+            location = next(iter(self._scheduled_jobs.values()))
+            try:
+                await self.ping(location)
+            except ControllerUnreachable as err:
+                # scancel would only retry for ~10 s and fail: the jobs are the
+                # controller's to clean up when it comes back.
+                logger.warning(f"Not cancelling Slurm jobs {list(self._scheduled_jobs)}: {err}")
+                self._scheduled_jobs = {}
+        await super().undeploy(external)
+
+
+class FailFastFailureManager(DummyFailureManager):
+    """No recovery, and a failed job ends the whole workflow, loops included."""
+
+    @classmethod
+    def get_schema(cls) -> str:
+        return json.dumps(
+            {
+                "$schema": "https://json-schema.org/draft/2020-12/schema",
+                "$id": "https://streamflow-quantum/schemas/failfast_failure_manager.json",
+                "type": "object",
+                "properties": {},
+                "additionalProperties": False,
+            }
+        )
+
+    async def recover(self, job: Job, step: Step, exception: BaseException) -> None:
+        logger.error(f"FAILED Job {job.name}: cancelling the rest of the workflow")
+        await step.terminate(Status.FAILED)
+        await asyncio.gather(
+            *(
+                other.terminate(Status.CANCELLED)
+                for other in step.workflow.steps.values()
+                if not other.terminated
+            )
+        )
+        raise exception

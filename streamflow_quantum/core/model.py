@@ -33,6 +33,10 @@ class Program:
     client: str = ""
     seed: int | None = None
     id: str = field(default_factory=lambda: new_id("p"))
+    #: The client's idempotency key: a resubmission with the same key is the same program.
+    token: str | None = None
+    #: The circuit file as submitted, kept so a restarted broker can parse it again.
+    source: bytes = b""
     submitted: float = field(default_factory=time.time)
     # What follows is the broker's bookkeeping; what a policy keeps for a program
     # (its compiled versions) lives in the policy.
