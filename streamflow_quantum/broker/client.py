@@ -65,10 +65,13 @@ def sample(
 
 
 def sample_encoded(
-    programs: Sequence[tuple[str, bytes]], shots: int | None, seed: int | None
+    programs: Sequence[tuple[str, bytes]],
+    shots: int | None,
+    seed: int | None,
+    budget: float | None = None,
 ) -> list[dict[str, Any]]:
     """Results (or ``{"circuit", "error"}`` entries) for circuits given as file bytes."""
-    payload = [protocol.encode_program(name, data, shots, seed) for name, data in programs]
+    payload = [protocol.encode_program(name, data, shots, seed, budget) for name, data in programs]
     if url := os.environ.get(protocol.ENV_URL):
         return _BrokerClient(url, os.environ.get(protocol.ENV_SECRET, "")).sample(payload)
     return asyncio.run(_sample_directly(payload))

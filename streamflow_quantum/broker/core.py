@@ -391,6 +391,10 @@ class Broker:
         """Refuse a program built without the wire format's checks (embedded callers)."""
         program.name = safe_name(program.name, self.limits)
         program.shots = program.shots or self.settings["shots"]
+        if program.fidelity_budget is None:
+            program.fidelity_budget = self.settings["fidelityBudget"]
+        elif not 0 <= program.fidelity_budget <= 1:
+            raise ProgramError(f"{program.name}: fidelity budget must be from 0 to 1")
         shots, seed = program.shots, program.seed
         if isinstance(shots, bool) or not 1 <= shots <= self.limits.max_shots:
             raise ProgramError(

@@ -36,12 +36,15 @@ class RequestError(ValueError):
     """A request that is malformed as a whole (not one program of it); answered with a 4xx."""
 
 
-def encode_program(name: str, data: bytes, shots: int | None, seed: int | None) -> dict[str, Any]:
+def encode_program(
+    name: str, data: bytes, shots: int | None, seed: int | None, budget: float | None = None
+) -> dict[str, Any]:
     return {
         "name": name,
         "data": base64.b64encode(data).decode("ascii"),
         "shots": shots,
         "seed": seed,
+        "budget": budget,
     }
 
 
@@ -118,14 +121,31 @@ def decode_program(item: Any, limits: Limits = DEFAULT_LIMITS) -> Program | Prog
         shots = _integer(item, "shots", name, 1, limits.max_shots, " (maxShots)")
         seed = _integer(item, "seed", name, 0, MAX_SEED, "")
         token = _token(item, name)
+        budget = _budget(item, name)
         data = _data(item, name, limits)
         circuit = load_circuit(data, name, limits)
     except ProgramError as e:
         return e
     # shots None: the broker's default; Program's field is typed int, the broker fills it in.
     return Program(
-        name=name, circuit=circuit, shots=shots or 0, seed=seed, token=token, source=data
+        name=name,
+        circuit=circuit,
+        shots=shots or 0,
+        seed=seed,
+        fidelity_budget=budget,
+        token=token,
+        source=data,
     )
+
+
+def _budget(item: dict[str, Any], name: str) -> float | None:
+    """The program's fidelity budget: absent, or a number from 0 to 1."""
+    budget = item.get("budget")
+    if budget is None:
+        return None
+    if isinstance(budget, bool) or not isinstance(budget, int | float) or not 0 <= budget <= 1:
+        raise ProgramError(f"{name}: budget must be a number from 0 to 1 (fidelityBudget)")
+    return float(budget)
 
 
 def _token(item: dict[str, Any], name: str) -> str | None:

@@ -23,6 +23,13 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--shots", type=int, help="shots per circuit (default: the QPU's default)")
     parser.add_argument("--seed", type=int, help="simulator seed, for reproducible counts")
+    parser.add_argument(
+        "--fidelity-budget",
+        type=float,
+        metavar="B",
+        help="share (0 to 1) of each circuit's solo success probability packing may cost it "
+        "(default: the QPU's fidelityBudget)",
+    )
     parser.add_argument("--output", "-o", help="where to write the results JSON (default: stdout)")
     parser.add_argument(
         "--backend",
@@ -45,7 +52,7 @@ def main(argv: list[str]) -> int:
             print(f"sfq sample: cannot read {path}: {e.strerror}", file=sys.stderr)
             return 2
     try:
-        results = sample_encoded(programs, args.shots, args.seed)
+        results = sample_encoded(programs, args.shots, args.seed, args.fidelity_budget)
     except (SamplingError, ValueError) as e:
         print(f"sfq sample: {e}", file=sys.stderr)
         return 1

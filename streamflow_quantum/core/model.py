@@ -32,6 +32,8 @@ class Program:
     shots: int
     client: str = ""
     seed: int | None = None
+    #: Share of its solo success probability packing may cost it (None: the broker's default).
+    fidelity_budget: float | None = None
     id: str = field(default_factory=lambda: new_id("p"))
     #: The client's idempotency key: a resubmission with the same key is the same program.
     token: str | None = None
