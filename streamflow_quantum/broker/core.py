@@ -526,6 +526,15 @@ class Broker:
         for program in batch.programs:
             program.started = program.started or started
         seed = batch_seed(batch.programs)
+        if self.journal is not None:
+            self.journal.batch_started(
+                batch.id,
+                None,
+                [p.id for p in batch.programs],
+                shots=batch.shots,
+                slices=batch.clbit_slices,
+                clbits=batch.composite.num_clbits,
+            )
         call = in_daemon_thread(lambda: self.backend.run(batch, seed), f"sfq-run-{batch.id}")
         try:
             job, counts = await asyncio.wait_for(call, self._timeout(batch))
@@ -541,6 +550,15 @@ class Broker:
         self._settle(batch, job, counts)
 
     def _settle(self, batch: Batch, job: str, counts: Sequence[Counter[str]]) -> None:
+        if self.journal is not None:  # before any result: a crash now resumes with these counts
+            self.journal.batch_done(
+                batch.id,
+                job,
+                {
+                    pl.program.id: dict(part)
+                    for pl, part in zip(batch.placements, counts, strict=True)
+                },
+            )
         unfinished = []
         for placement, part in zip(batch.placements, counts, strict=True):
             program = placement.program
@@ -562,6 +580,8 @@ class Broker:
         """A failed batch of several programs is retried program by program, each alone, ahead
         of the queue: that finds the one at fault. A program that failed alone is retried only
         after a transient failure, and once."""
+        if self.journal is not None:
+            self.journal.batch_failed(batch.id, reason)
         shared = len(batch.programs) > 1
         retry = [p for p in batch.programs if not p.alone and (shared or transient)]
         for program in batch.programs:
