@@ -49,6 +49,9 @@ if TYPE_CHECKING:
     from streamflow_quantum.packing.base import PackingPolicy
 
 logger = logging.getLogger(__name__)
+#: One line per batch, under StreamFlow's logger: `streamflow run` prints it (and its
+#: ``--quiet`` hides it); `sfq serve` prints it as any other line.
+progress = logging.getLogger("streamflow.quantum.broker")
 
 T = TypeVar("T")
 
@@ -56,6 +59,13 @@ T = TypeVar("T")
 CLOSE_TIMEOUT_S = 5.0
 #: Seeds a simulator accepts: unsigned 32-bit integers.
 MAX_SEED = 2**32 - 1
+#: Seconds a backend job costs beyond its modelled device time, until batches have run
+#: (then the mean observed); ``sfq bench packer``'s clock uses the same.
+DEFAULT_OVERHEAD_S = 2.0
+#: Batches whose figures ``status`` averages.
+RECENT_BATCHES = 32
+#: Characters of a client digest ``status`` shows.
+CLIENT_PREFIX = 8
 
 
 def client_id(key: str) -> str:
@@ -208,6 +218,9 @@ class Broker:
         #: The last program prepared for each circuit digest: its twins reuse its work.
         self._alike: dict[str, Program] = {}
         self._keys: dict[str, str] = {}
+        #: The batch the backend runs now, and the latest ones (``status``, result records).
+        self._running: Batch | None = None
+        self._recent: deque[dict[str, Any]] = deque(maxlen=RECENT_BATCHES)
 
     # -- lifecycle ---------------------------------------------------------------
 
@@ -256,6 +269,68 @@ class Broker:
             "qubits": self.backend.num_qubits,
             "packing": self.policy.name,
             "queued": len(self._queue),
+        }
+
+    def status(self) -> dict[str, Any]:
+        """The queue as anyone holding the secret may see it: waiting programs per client
+        (a digest prefix, no circuit names), the running batch, and when the next batches
+        should start by the device-time model (modelled device time + overhead per batch,
+        both averaged over recent batches)."""
+        now = time.time()
+        recent = list(self._recent)
+        overhead = (
+            sum(max(0.0, b["wall_s"] - b["device_s"]) for b in recent) / len(recent)
+            if recent
+            else DEFAULT_OVERHEAD_S
+        )
+        per_batch = sum(b["programs"] for b in recent) / len(recent) if recent else 1.0
+        if self.settings["batchSize"]:
+            per_batch = min(per_batch, self.settings["batchSize"])
+        size = max(1, round(per_batch)) if self.policy.packs else 1
+        device_s = sum(b["device_s"] for b in recent) / len(recent) if recent else 0.0
+        running = None
+        next_start = now
+        if (batch := self._running) is not None:
+            started = min((p.started or now) for p in batch.programs)
+            modelled = batch.duration_s * batch.shots
+            running = {
+                "batch": batch.id,
+                "programs": len(batch.programs),
+                "clients": dict(Counter(p.client[:CLIENT_PREFIX] for p in batch.programs)),
+                "qubits": len({q for p in batch.placements for q in p.qubits}),
+                "shots": batch.shots,
+                "device_s": modelled,
+                "started": started,
+                "estimated_end": started + modelled + overhead,
+            }
+            next_start = max(now, started + modelled + overhead)
+        elif self._queue and self.policy.packs:
+            oldest = min(p.submitted for p in self._queue)
+            next_start = max(now, oldest + self.settings["batchWindow"])
+        queue = [
+            {
+                "client": p.client[:CLIENT_PREFIX],
+                "shots": p.shots_left,
+                "waiting_s": now - p.submitted,
+                "estimated_start": next_start + (i // size) * (device_s + overhead),
+            }
+            for i, p in enumerate(self._queue)
+        ]
+        return {
+            "backend": self.backend.name,
+            "qubits": self.backend.num_qubits,
+            "packing": self.policy.name,
+            "now": now,
+            "queued": len(self._queue),
+            "clients": dict(Counter(p.client[:CLIENT_PREFIX] for p in self._queue)),
+            "running": running,
+            "queue": queue,
+            "model": {
+                "overhead_s": overhead,
+                "device_s_per_batch": device_s,
+                "programs_per_batch": size,
+                "batches_seen": len(recent),
+            },
         }
 
     # -- clients -----------------------------------------------------------------
@@ -535,18 +610,44 @@ class Broker:
                 slices=batch.clbit_slices,
                 clbits=batch.composite.num_clbits,
             )
+        modelled = batch.duration_s * batch.shots
+        names = [p.name for p in batch.programs]
+        progress.info(
+            "QPU batch %s on %s: %d program%s (%s), %d of %d qubits, %d shots, "
+            "modelled device time %.3g s; %d program%s queued behind it",
+            batch.id,
+            self.backend.name,
+            len(names),
+            "" if len(names) == 1 else "s",
+            ", ".join(names[:6]) + (f", ... {len(names) - 6} more" if len(names) > 6 else ""),
+            len({q for p in batch.placements for q in p.qubits}),
+            self.backend.num_qubits,
+            batch.shots,
+            modelled,
+            len(self._queue),
+            "" if len(self._queue) == 1 else "s",
+        )
+        self._running = batch
         call = in_daemon_thread(lambda: self.backend.run(batch, seed), f"sfq-run-{batch.id}")
         try:
             job, counts = await asyncio.wait_for(call, self._timeout(batch))
             _check_counts(batch, counts)
         except TimeoutError:
             logger.warning("batch %s timed out; its backend call is abandoned", batch.id)
+            self._running = None
             self._failed(batch, f"timed out after {self._timeout(batch):g} s", transient=False)
             return
         except Exception as e:  # any backend failure fails only this batch's programs
             logger.warning("batch %s failed: %s", batch.id, one_line(e))
+            self._running = None
             self._failed(batch, safe_name(one_line(e)), transient=is_transient(e))
             return
+        wall = time.time() - started
+        self._recent.append(
+            {"id": batch.id, "programs": len(names), "device_s": modelled, "wall_s": wall}
+        )
+        self._running = None
+        progress.info("QPU batch %s done in %.2f s as backend job %s", batch.id, wall, job)
         self._settle(batch, job, counts)
 
     def _settle(self, batch: Batch, job: str, counts: Sequence[Counter[str]]) -> None:
@@ -613,6 +714,16 @@ class Broker:
                 "finished": time.time(),
             },
         }
+        if program.batches:
+            last = next((b for b in self._recent if b["id"] == program.batches[-1]), None)
+            if last is not None:  # the modelled device time of its (last) batch
+                record["device_s"] = last["device_s"]
+        # When the Target it was compiled for was calibrated, where the backend says.
+        calibration = getattr(self.backend, "calibration", None)
+        if calibration is not None:
+            record["calibration"] = (
+                calibration.isoformat() if hasattr(calibration, "isoformat") else str(calibration)
+            )
         if len(program.jobs) > 1:
             record["jobs"], record["batches"] = program.jobs, program.batches
         if program.notes:

@@ -119,6 +119,11 @@ async def _info(request: web.Request) -> web.Response:
     return web.json_response(request.app[_BROKER].info())
 
 
+async def _status(request: web.Request) -> web.Response:
+    """The queue, the running batch and estimated starts (``sfq status``)."""
+    return web.json_response(request.app[_BROKER].status())
+
+
 def make_app(broker: Broker, secret: str) -> web.Application:
     expected = protocol.bearer(secret).encode("utf-8", "surrogateescape")
 
@@ -138,6 +143,7 @@ def make_app(broker: Broker, secret: str) -> web.Application:
     app.add_routes(
         [
             web.get(f"{protocol.API}/info", _info),
+            web.get(f"{protocol.API}/status", _status),
             web.post(f"{protocol.API}/programs", _submit),
             web.get(f"{protocol.API}/programs/{{id}}", _result),
         ]

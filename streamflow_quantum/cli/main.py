@@ -13,11 +13,23 @@ import sys
 COMMANDS: dict[str, tuple[str, str]] = {
     "sample": ("streamflow_quantum.cli.sample", "sample circuits on a QPU (broker or direct)"),
     "serve": ("streamflow_quantum.cli.serve", "run a standalone vQPU broker"),
+    "status": ("streamflow_quantum.cli.status", "show a broker's queue and running batch"),
+    "report": (
+        "streamflow_quantum.cli.report",
+        "draw the QPU's backend jobs (batches) of a run: PNG, HTML or JSON",
+    ),
+    "prov": (
+        "streamflow_quantum.cli.prov",
+        "write a run's RO-Crate (streamflow prov) with its quantum jobs",
+    ),
     "cluster": (
         "streamflow_quantum.cluster.cli",
         "bring the local emulated Slurm cluster up or down",
     ),
-    "bench": ("streamflow_quantum.bench.cli", "run a benchmark: packer, workflow or vqpu"),
+    "bench": (
+        "streamflow_quantum.bench.cli",
+        "run a benchmark: packer, workflow, vqpu, overhead or load",
+    ),
     "clustering": (
         "streamflow_quantum.applications.clustering.cli",
         "steps of the clustering-aggregation workflow",

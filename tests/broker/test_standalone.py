@@ -177,7 +177,11 @@ def test_a_client_cannot_read_another_clients_result(broker_url: str) -> None:
     _, answer = _call(broker_url, "/programs", alice, {"programs": [program]})
     program_id = answer["programs"][0]["id"]
     status, text = _call(broker_url, f"/programs/{program_id}?wait=5", bob)
-    assert (status, text["text"]) == (404, "no such program for this client")
+    assert status == 404
+    assert json.loads(text["text"]) == {
+        "error": "no such program for this client",
+        "reason": "not-yours",
+    }
     status, result = _call(broker_url, f"/programs/{program_id}?wait=20", alice)
     assert status == 200 and set(result["counts"]) <= {"00", "11"}
 
