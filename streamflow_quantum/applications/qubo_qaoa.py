@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 import numpy as np
 from qiskit import QuantumCircuit
@@ -103,7 +103,26 @@ def mean_energy(q: np.ndarray, counts: dict[str, int]) -> float:
     """The energy estimated from sampled counts (the mean over shots)."""
     keys = list(counts)
     weights = np.array([counts[k] for k in keys], dtype=float)
+    if not weights.sum():
+        raise ValueError("no shots were sampled: the sampler returned empty counts")
     return float(weights @ energies(q, bits_of(keys)) / weights.sum())
+
+
+def uniform_mean_energy(q: np.ndarray) -> float:
+    """The mean energy of uniformly random bit vectors: ``(tr Q + ΣQ) / 4``.
+
+    ``E[x_i] = 1/2`` and ``E[x_i x_j] = 1/4`` for ``i != j``: what a sampler
+    returning noise scores, the baseline quantum evidence is measured against.
+    """
+    return float((np.trace(q) + q.sum()) / 4)
+
+
+class Sampled(NamedTuple):
+    """One circuit's sampling: mean energy, counts, and the broker batch that ran it."""
+
+    energy: float
+    counts: dict[str, int]
+    batch: str
 
 
 def sample_points(
@@ -113,11 +132,42 @@ def sample_points(
     shots: int,
     seed: int | None = None,
     sampler: Sampler = sample,
-) -> list[tuple[float, dict[str, int]]]:
-    """Mean energy and counts at each parameter point, in one ``sampler`` call."""
+) -> list[Sampled]:
+    """Mean energy, counts and batch id at each parameter point, in one ``sampler`` call."""
     bound = [circuit.assign_parameters(np.asarray(p, dtype=float)) for p in points]
     results = sampler(bound, shots=shots, seed=seed)
-    return [(mean_energy(q, r["counts"]), r["counts"]) for r in results]
+    if len(results) != len(bound):
+        raise ValueError(f"the sampler returned {len(results)} results for {len(bound)} circuits")
+    return [Sampled(mean_energy(q, r["counts"]), r["counts"], str(r["batch"])) for r in results]
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """What shows that the final sampling came from an optimised circuit, not noise.
+
+    ``gain`` is how far the sampled mean energy moved from uniform sampling's
+    towards the best sampled energy: about 0 for noise, 1 if every shot is the best.
+    """
+
+    batches: list[str]
+    mean_energy: float
+    uniform_energy: float
+    best_energy: float
+
+    @property
+    def gain(self) -> float:
+        spread = self.uniform_energy - self.best_energy
+        return (self.uniform_energy - self.mean_energy) / spread if spread > 0 else 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        """The evidence as JSON fields (``gain`` rounded to 4 places)."""
+        return {
+            "batches": self.batches,
+            "mean_energy": self.mean_energy,
+            "uniform_energy": self.uniform_energy,
+            "best_energy": self.best_energy,
+            "gain": round(self.gain, 4),
+        }
 
 
 @dataclass
@@ -126,13 +176,15 @@ class QuboResult:
 
     ``samples`` are the distinct bitstrings of the final sampling as
     ``(bits, energy, count)``, lowest energy first; ``x`` is the first of them.
-    ``history`` is the mean energy at each optimiser evaluation.
+    ``history`` is the mean energy at each optimiser evaluation; ``evidence``
+    holds the batch ids of every sampler call and the final sampling's energies.
     """
 
     x: np.ndarray
     energy: float
     params: np.ndarray
     samples: list[tuple[np.ndarray, float, int]]
+    evidence: Evidence
     history: list[float] = field(default_factory=list)
 
     @property
@@ -167,17 +219,27 @@ def solve_qubo(
     q = as_qubo(matrix)
     circuit = qaoa_circuit(q, reps)
     history: list[float] = []
+    batches: list[str] = []
 
     def objective(params: np.ndarray) -> float:
-        value, _ = sample_points(q, circuit, [params], shots, seed, sampler)[0]
-        history.append(value)
-        return value
+        evaluation = sample_points(q, circuit, [params], shots, seed, sampler)[0]
+        history.append(evaluation.energy)
+        batches.append(evaluation.batch)
+        return evaluation.energy
 
     found = minimize(
         objective, initial_point(reps), method="COBYLA", options={"maxiter": maxiter, "rhobeg": 0.3}
     )
-    _, counts = sample_points(q, circuit, [found.x], final_shots, seed, sampler)[0]
-    samples = ranked_samples(q, counts)
+    final = sample_points(q, circuit, [found.x], final_shots, seed, sampler)[0]
+    samples = ranked_samples(q, final.counts)
+    evidence = Evidence(
+        [*batches, final.batch], final.energy, uniform_mean_energy(q), samples[0][1]
+    )
     return QuboResult(
-        x=samples[0][0], energy=samples[0][1], params=found.x, samples=samples, history=history
+        x=samples[0][0],
+        energy=samples[0][1],
+        params=found.x,
+        samples=samples,
+        evidence=evidence,
+        history=history,
     )

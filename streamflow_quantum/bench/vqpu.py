@@ -64,7 +64,7 @@ class Settings:
         command += ["--k", str(k), "--record", str(record)]
         if license_file is not None:
             command += ["--license", str(license_file)]
-        solve = ["--graph", self.graph, "--max-nodes", str(self.max_nodes)]
+        solve = ["--graph", self.graph, "--max-nodes", str(self.max_nodes), "--no-greedy"]
         solve += ["--maxiter", str(self.maxiter), "--shots", str(self.shots)]
         solve += ["--seed", str(self.seed + i), "--out", str(record.with_suffix(".coloring.json"))]
         return [*command, "--", *solve]

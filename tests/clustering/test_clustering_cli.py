@@ -115,6 +115,7 @@ def test_steps_chain_into_a_scored_clustering_that_keeps_the_best(tmp_path: Path
     mis = json.loads((tmp_path / "mis.json").read_text())
     assert mis["solver"] == "sa"
     assert len(mis["selected"]) >= 1
+    assert mis["batches"] == [] and 0 <= mis["from_sampler"] <= len(mis["selected"])
 
     second = run_round(tmp_path, 2, best=first)
     again = json.loads((second / "score.json").read_text())

@@ -9,6 +9,16 @@ from streamflow_quantum.applications.clustering import mis
 from streamflow_quantum.applications.clustering.consensus import Candidates, conflicts_of, mis_qubo
 from streamflow_quantum.applications.clustering.dataset import make_dataset
 from streamflow_quantum.applications.clustering.methods import METHODS, cluster
+from streamflow_quantum.applications.qubo_qaoa import Sampler
+from tests.qaoa.samplers import BROKEN
+
+#: Least share of the chosen candidates that QAOA's own best sample chose (the rest
+#: come from the repair), and least ``gain`` of its final sampling: how far its mean
+#: energy moved from uniform sampling's (0) towards the best sampled (1). QAOA scores
+#: 0.8-0.9 on these QUBOs, noise about 0; on small QUBOs noise's best of 1024 shots
+#: is often a good set too, so the share alone does not tell them apart.
+MIN_SAMPLED_SHARE = 0.8
+MIN_GAIN = 0.5
 
 
 def random_qubo(n: int, seed: int, density: float = 0.3) -> np.ndarray:
@@ -21,6 +31,17 @@ def round_qubo(n_points: int, round_number: int) -> np.ndarray:
     points = make_dataset(n_points, centers=5)
     candidates = Candidates.from_labels({m: cluster(points, m, round_number) for m in METHODS})
     return mis_qubo(candidates.conflicts(), candidates.sizes())
+
+
+def assert_quantum_evidence(solution: dict) -> None:
+    """``solution`` as in mis.json: QAOA ran, chose most of the answer, and beat noise."""
+    assert solution["batches"]
+    assert solution["from_sampler"] >= MIN_SAMPLED_SHARE * len(solution["selected"])
+    assert solution["gain"] >= MIN_GAIN
+
+
+def as_json(solution: mis.Solution) -> dict:
+    return {"selected": np.flatnonzero(solution.selection).tolist()} | solution.evidence_fields()
 
 
 def is_maximal_independent(selection: np.ndarray, qubo: np.ndarray) -> bool:
@@ -41,13 +62,16 @@ def test_annealing_finds_the_minimum_of_small_qubos(seed: int) -> None:
     raw = mis.solve_sa(qubo, seed=seed)
     assert mis.energy(qubo, raw) == pytest.approx(brute_force_minimum(qubo))
     assert is_maximal_independent(raw, qubo)
-    assert (mis.solve(qubo, "sa", seed) == raw).all()
+    solution = mis.solve(qubo, "sa", seed)
+    assert (solution.selection == solution.raw).all() and (raw == solution.raw).all()
+    assert solution.from_sampler == raw.sum()
+    assert solution.evidence_fields()["batches"] == []
 
 
 @pytest.mark.parametrize("round_number", [1, 4])
 def test_a_rounds_solution_has_no_conflicts(round_number: int) -> None:
     qubo = round_qubo(3000, round_number)
-    selection = mis.solve(qubo, "sa", seed=round_number)
+    selection = mis.solve(qubo, "sa", seed=round_number).selection
     assert selection.sum() >= 1
     assert is_maximal_independent(selection, qubo)
 
@@ -64,9 +88,24 @@ def test_repair_drops_the_lighter_of_conflicting_candidates_and_fills_up() -> No
 
 def test_qaoa_solves_a_small_round_exactly() -> None:
     qubo = random_qubo(6, seed=7, density=0.5)
-    raw = mis.solve_qaoa(qubo, seed=1)
+    raw, _ = mis.solve_qaoa(qubo, seed=1)
     assert mis.energy(qubo, raw) == pytest.approx(brute_force_minimum(qubo))
     assert is_maximal_independent(raw, qubo)
+
+
+def test_qaoa_chooses_the_answer_itself_and_beats_noise() -> None:
+    qubo = random_qubo(10, seed=7)
+    solution = mis.solve(qubo, "qaoa", seed=1)
+    assert is_maximal_independent(solution.selection, qubo)
+    assert len(solution.evidence_fields()["batches"]) >= 2  # evaluations and the final one
+    assert_quantum_evidence(as_json(solution))
+
+
+@pytest.mark.parametrize("broken", BROKEN.values(), ids=BROKEN.keys())
+def test_the_evidence_fails_when_the_sampler_is_broken(broken: Sampler) -> None:
+    qubo = random_qubo(10, seed=7)
+    with pytest.raises((AssertionError, ValueError)):
+        assert_quantum_evidence(as_json(mis.solve(qubo, "qaoa", seed=1, sampler=broken)))
 
 
 def test_qaoa_takes_the_heaviest_candidates_of_a_large_round() -> None:

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import silhouette_score
 
+from tests.clustering.test_clustering_mis import assert_quantum_evidence
 from tests.conftest import REPO, run_tool
 from tests.workflow_runs import run_cwltool, run_streamflow
 
@@ -59,6 +60,9 @@ def test_cwltool_loop_stops_at_the_threshold_or_the_last_round(
 def test_streamflow_runs_the_mis_step_as_qaoa_on_the_qpu(tmp_path: Path) -> None:
     out = run_streamflow("clustering", tmp_path, SMALL | {"solver": "qaoa", "max_rounds": 1})
     assert check_outputs(out, SMALL["n_points"])["rounds"] == 1
+    solution = json.loads((out / "mis.json").read_text())
+    assert solution["solver"] == "qaoa"
+    assert_quantum_evidence(solution)
 
 
 @pytest.mark.slow

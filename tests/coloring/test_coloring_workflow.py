@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from streamflow_quantum.applications.step_files import load_edge_list
+from tests.coloring.test_coloring_search import assert_quantum_evidence
 from tests.conftest import REPO
 from tests.workflow_runs import run_cwltool, run_streamflow
 
@@ -28,8 +29,11 @@ def test_coloring_workflow_colours_the_default_graph(
     assert colors.keys() == set(graph)
     assert all(colors[u] != colors[v] for u, v in graph.edges())
     assert result["num_colors"] == len(set(colors.values())) == 5  # its chromatic number
-    assert result["lower_bound"] == 4 and result["gap"] == 1 and not result["optimal"]
-    assert 1 <= result["nodes_explored"] <= 20  # the root's layer at least ran on the QPU
+    assert result["lower_bound"] == 5 and result["gap"] == 0 and result["optimal"]  # a 5-clique
+    assert 1 <= result["nodes_explored"] == len(result["explored"]) <= 20
+    # No greedy start by default: each colour class is a QAOA-sampled set, and
+    # each explored node's sampling beats uniform noise.
+    assert_quantum_evidence(result)
 
 
 def test_a_graph_solved_by_its_bounds_skips_the_search(tmp_path: Path) -> None:
@@ -39,12 +43,17 @@ def test_a_graph_solved_by_its_bounds_skips_the_search(tmp_path: Path) -> None:
     )
     result = json.loads(
         (
-            run_cwltool("coloring", tmp_path, {"graph": {"class": "File", "path": str(petersen)}})
+            run_cwltool(
+                "coloring",
+                tmp_path,
+                {"graph": {"class": "File", "path": str(petersen)}, "greedy": True},
+            )
             / "coloring.json"
         ).read_text()
     )
     assert result["num_colors"] == result["lower_bound"] == 3
     assert result["nodes_explored"] == 0
+    assert result["sampled_classes"] == 0  # the greedy colouring's classes
 
 
 @pytest.mark.slurm

@@ -15,7 +15,9 @@ from streamflow_quantum.applications.qaoa.maxcut import (
     random_regular,
 )
 from streamflow_quantum.applications.qaoa.optimizer import SteppedMinimizer
-from streamflow_quantum.applications.qubo_qaoa import energies
+from streamflow_quantum.applications.qubo_qaoa import Sampler, energies
+from streamflow_quantum.broker.client import sample
+from tests.qaoa.samplers import BROKEN
 
 
 def bumpy(x: np.ndarray) -> float:
@@ -70,20 +72,43 @@ def test_best_known_cut_is_exact_on_known_graphs(graph: nx.Graph, best: int) -> 
     assert best_known_cut(graph) == (best, "brute-force")
 
 
-def test_qaoa_on_a_3_regular_graph_beats_random_cuts_and_lowers_its_energy() -> None:
-    graph = random_regular(8, seed=3)
+#: How far the optimised mean cut must beat both the random-parameter mean cut
+#: (20 random angle sets, same sampler) and uniform sampling's (edges / 2), as a
+#: share of the edges. QAOA p=1 on 3-regular graphs reaches about 0.69 x edges,
+#: 0.19 x edges above uniform; noise scores 0.
+MARGIN_PER_EDGE = 0.1
+
+
+def assert_quantum_evidence(result: dict, graph: nx.Graph) -> None:
+    """Each sampling has its batch, and the optimised state's cut beats random angles and noise."""
+    assert len(set(result["batches"])) == result["iterations"] + 1
+    margin = MARGIN_PER_EDGE * graph.number_of_edges()
+    assert result["uniform_mean_cut"] == graph.number_of_edges() / 2
+    assert result["mean_cut"] >= result["random_mean_cut"] + margin
+    assert result["mean_cut"] >= result["uniform_mean_cut"] + margin
+
+
+def run_steps(graph: nx.Graph, sampler: Sampler) -> dict:
     state = steps.start(graph, reps=1, maxiter=20, seed=7)
     while not state["done"]:
-        state = json.loads(json.dumps(steps.update(state, steps.evaluate(state, shots=256))))
-    result = steps.finish(state, shots=1024)
+        evaluation = steps.evaluate(state, shots=256, sampler=sampler)
+        state = json.loads(json.dumps(steps.update(state, evaluation)))
+    return steps.finish(state, shots=1024, sampler=sampler)
 
-    random_expected_cut = graph.number_of_edges() / 2
-    assert result["mean_cut"] > random_expected_cut + 1
-    assert result["cut_value"] > random_expected_cut
+
+def test_qaoa_on_a_3_regular_graph_beats_random_parameters_and_uniform_sampling() -> None:
+    graph = random_regular(8, seed=3)
+    result = run_steps(graph, sample)
+    assert_quantum_evidence(result, graph)
     history = result["energy_history"]
     assert 2 <= result["iterations"] == len(history) <= 20
     assert min(history[1:]) < history[0]
-    assert result["mean_cut"] > -history[0]
     side = dict.fromkeys(result["cut"][0], 0) | dict.fromkeys(result["cut"][1], 1)
     assert cut_size(graph, side) == result["cut_value"] <= result["best_known"]
-    assert result["approximation_ratio"] == result["cut_value"] / result["best_known"]
+
+
+@pytest.mark.parametrize("broken", BROKEN.values(), ids=BROKEN.keys())
+def test_the_evidence_fails_when_the_sampler_is_broken(broken: Sampler) -> None:
+    graph = random_regular(8, seed=3)
+    with pytest.raises((AssertionError, ValueError)):
+        assert_quantum_evidence(run_steps(graph, broken), graph)

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from streamflow_quantum.applications.qaoa.maxcut import random_regular
+from tests.qaoa.test_maxcut_qaoa import assert_quantum_evidence
 from tests.workflow_runs import run_cwltool, run_streamflow
 
 pytestmark = pytest.mark.slow
@@ -22,11 +23,11 @@ def test_qaoa_workflow_reports_a_real_cut(runner: Callable[..., Path], tmp_path:
     graph = random_regular(6, seed=3)
     side0, side1 = result["cut"]
     assert sorted(side0 + side1) == sorted(graph)
-    assert result["cut_value"] == sum((u in side0) != (v in side0) for u, v in graph.edges())
-    assert graph.number_of_edges() / 2 < result["cut_value"] <= result["best_known"]
+    assert result["cut_value"] <= result["best_known"] == 7  # brute force on this graph
     assert result["best_known_method"] == "brute-force"
-    assert result["approximation_ratio"] == result["cut_value"] / result["best_known"]
     assert 1 <= result["iterations"] == len(result["energy_history"]) <= 5
+    # The best of 512 samples beats edges/2 whatever the angles; the mean cut does not.
+    assert_quantum_evidence(result, graph)
 
 
 @pytest.mark.slurm

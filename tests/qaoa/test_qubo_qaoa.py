@@ -4,8 +4,17 @@ import itertools
 
 import networkx as nx
 import numpy as np
+import pytest
 
-from streamflow_quantum.applications.qubo_qaoa import energies, ising, mean_energy, solve_qubo
+from streamflow_quantum.applications.qubo_qaoa import (
+    Evidence,
+    energies,
+    ising,
+    mean_energy,
+    solve_qubo,
+    uniform_mean_energy,
+)
+from tests.qaoa.samplers import no_samples, uniform_noise
 
 
 def all_bits(n: int) -> np.ndarray:
@@ -36,6 +45,29 @@ def test_solve_qubo_finds_the_maximum_independent_set_of_a_path() -> None:
     assert [e for _, e, _ in result.samples] == sorted(e for _, e, _ in result.samples)
     assert len({tuple(b) for b, _, _ in result.samples}) == len(result.samples)
     assert sum(c for _, _, c in result.samples) == 1024
+    # one batch per sampler call, the final sampling last
+    assert len(set(result.evidence.batches)) == result.evaluations + 1
+    assert result.evidence.best_energy == -3
+    assert result.evidence.gain > 0.5
+
+
+def test_uniform_mean_energy_is_the_mean_over_every_bit_vector() -> None:
+    q = np.random.default_rng(4).normal(size=(5, 5))
+    assert uniform_mean_energy(q) == pytest.approx(energies(q, all_bits(5)).mean())
+
+
+def test_gain_measures_the_way_from_uniform_to_the_best_sampled() -> None:
+    assert Evidence([], mean_energy=2.0, uniform_energy=2.0, best_energy=-2.0).gain == 0
+    assert Evidence([], mean_energy=-1.0, uniform_energy=2.0, best_energy=-4.0).gain == 0.5
+    assert Evidence([], mean_energy=1.0, uniform_energy=1.0, best_energy=1.0).gain == 0
+
+
+def test_noise_gains_nothing_and_no_samples_is_an_error() -> None:
+    q = 10 * np.triu(nx.to_numpy_array(nx.path_graph(5))) - np.eye(5)
+    noise = solve_qubo(q, maxiter=5, shots=256, seed=1, sampler=uniform_noise).evidence
+    assert abs(noise.gain) < 0.1
+    with pytest.raises(ValueError, match="no shots were sampled"):
+        solve_qubo(q, maxiter=5, sampler=no_samples)
 
 
 def test_qubo_energies_match_a_direct_sum() -> None:

@@ -39,6 +39,13 @@ outputs:
     type: File
     doc: '{"silhouette", "rounds", "clusters", "best_round", "done"}'
     outputSource: aggregate/score
+  mis:
+    type: File
+    doc: |
+      The last round's MIS solution: {"solver", "selected", "energy", ..., "from_sampler"
+      (chosen candidates the solver chose before repair), "batches" (QAOA's broker
+      batches), "mean_energy", "uniform_energy", "best_energy", "gain"}.
+    outputSource: aggregate/solution
 steps:
   dataset:
     run: tools/dataset.cwl
@@ -60,7 +67,7 @@ steps:
       max_rounds: max_rounds
       best_score: {default: null}
       best_clustering: {default: null}
-    out: [clustering, score, done]
+    out: [clustering, score, done, solution]
     requirements:
       cwltool:Loop:
         loopWhen: $(!inputs.done)

@@ -25,6 +25,10 @@ outputs:
   done:
     type: boolean
     outputSource: silhouette/done
+  solution:
+    type: File
+    doc: The MIS step's mis.json, with its quantum evidence.
+    outputSource: mis/solution
 steps:
   kmeans:
     run: tools/cluster.cwl

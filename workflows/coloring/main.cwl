@@ -2,8 +2,9 @@ cwlVersion: v1.2
 class: Workflow
 label: Graph colouring with BBQ-MIS (branch and bound over QAOA-sampled independent sets)
 doc: |
-  `init` bounds the root with spectral bounds and takes a greedy colouring as the
-  incumbent. Each loop iteration is one layer of the search: its open nodes solve
+  `init` bounds the root with spectral and clique bounds; its incumbent is one colour
+  per vertex, or a greedy colouring with `greedy: true` (which on the default graph
+  already meets the bound, so nothing is sampled). Each loop iteration is one layer of the search: its open nodes solve
   their maximum-independent-set QUBOs with QAOA as concurrent quantum steps, then
   `branch` gives each sampled maximal independent set the next colour, bounds and
   prunes the children, and hands out the next layer. The loop ends when no layer is
@@ -26,8 +27,8 @@ inputs:
     doc: Most search nodes per layer, i.e. concurrent quantum MIS steps.
   greedy:
     type: boolean
-    default: true
-    doc: Start from a greedy colouring (false - every colouring comes from the MIS steps).
+    default: false
+    doc: Start from a greedy colouring (false, the default - every colour class comes from the MIS steps).
   solver:
     type: string
     default: qaoa
@@ -39,7 +40,10 @@ inputs:
 outputs:
   coloring:
     type: File
-    doc: '{"colors": {node: index}, "num_colors", "lower_bound", "nodes_explored", "gap", "optimal", ...}'
+    doc: |
+      {"colors": {node: index}, "num_colors", "lower_bound", "nodes_explored", "gap", "optimal",
+      "classes": [{"color", "vertices", "sampled_by": node id or null}], "sampled_classes",
+      "explored": [{"id", "batches", "mean_energy", "uniform_energy", "best_energy", "gain", ...}], ...}
     outputSource: [search/coloring, init/coloring]
     pickValue: first_non_null
 steps:

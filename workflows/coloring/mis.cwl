@@ -24,4 +24,5 @@ inputs:
 outputs:
   mis:
     type: File
+    doc: '{"id", "solver", "sets", "batches", "mean_energy", "uniform_energy", "best_energy", "gain"}'
     outputBinding: {glob: mis.json}

@@ -54,20 +54,21 @@ def _qubo(args: argparse.Namespace) -> None:
 def _mis(args: argparse.Namespace) -> None:
     (qubo,) = files.load_arrays(args.qubo, "qubo")
     started = time.time()
-    selection = mis.solve(qubo, args.solver, seed=args.round)
+    solution = mis.solve(qubo, args.solver, seed=args.round)
     solved = time.time() - started
     time.sleep(args.quantum_delay)
     write_json(
         args.out,
         {
             "solver": args.solver,
-            "selected": np.flatnonzero(selection).tolist(),
+            "selected": np.flatnonzero(solution.selection).tolist(),
             "candidates": len(qubo),
-            "energy": mis.energy(qubo, selection),
+            "energy": mis.energy(qubo, solution.selection),
             "qaoa_candidates": len(mis.qaoa_candidates(qubo)) if args.solver == "qaoa" else 0,
             "solve_s": round(solved, 3),
             "quantum_delay_s": args.quantum_delay,
-        },
+        }
+        | solution.evidence_fields(),
     )
 
 

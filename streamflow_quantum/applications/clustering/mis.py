@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 import numpy as np
 
 from streamflow_quantum.applications.clustering.consensus import conflicts_of, weights_of
+from streamflow_quantum.applications.qubo_qaoa import Evidence, Sampler
+from streamflow_quantum.broker.client import sample
 
 SOLVERS = ("sa", "qaoa")
 #: QAOA simulates one qubit per candidate: on Aer 19 candidates take ~20 s, each
@@ -28,8 +33,10 @@ def qaoa_candidates(qubo: np.ndarray) -> np.ndarray:
     return np.sort(np.argsort(-weights_of(qubo), kind="stable")[:QAOA_MAX_CANDIDATES])
 
 
-def solve_qaoa(qubo: np.ndarray, seed: int) -> np.ndarray:
-    """The lowest-energy bitstring QAOA sampled, through ``sample`` (the vQPU broker when set).
+def solve_qaoa(
+    qubo: np.ndarray, seed: int, sampler: Sampler = sample
+) -> tuple[np.ndarray, Evidence]:
+    """The lowest-energy bitstring QAOA sampled, through ``sampler`` (the vQPU broker when set).
 
     Candidates beyond :func:`qaoa_candidates` start unselected; :func:`solve` then
     adds those that conflict with no chosen one.
@@ -38,8 +45,9 @@ def solve_qaoa(qubo: np.ndarray, seed: int) -> np.ndarray:
 
     chosen = qaoa_candidates(qubo)
     selection = np.zeros(len(qubo), dtype=int)
-    selection[chosen] = solve_qubo(qubo[np.ix_(chosen, chosen)], seed=seed).x
-    return selection
+    result = solve_qubo(qubo[np.ix_(chosen, chosen)], seed=seed, sampler=sampler)
+    selection[chosen] = result.x
+    return selection, result.evidence
 
 
 def maximal_independent(selection: np.ndarray, qubo: np.ndarray) -> np.ndarray:
@@ -58,15 +66,35 @@ def maximal_independent(selection: np.ndarray, qubo: np.ndarray) -> np.ndarray:
     return chosen.astype(int)
 
 
-def solve(qubo: np.ndarray, solver: str, seed: int) -> np.ndarray:
-    """A maximal independent set of the QUBO's conflicts, as a 0/1 vector."""
+@dataclass
+class Solution:
+    """The repaired selection, the solver's own before repair, and QAOA's evidence."""
+
+    selection: np.ndarray
+    raw: np.ndarray
+    evidence: Evidence | None = None
+
+    @property
+    def from_sampler(self) -> int:
+        """How many chosen candidates the solver itself chose (before the repair)."""
+        return int((self.selection & self.raw).sum())
+
+    def evidence_fields(self) -> dict[str, Any]:
+        """``from_sampler``, and the QAOA evidence (only an empty ``batches`` for annealing)."""
+        fields = self.evidence.to_dict() if self.evidence else {"batches": []}
+        return {"from_sampler": self.from_sampler} | fields
+
+
+def solve(qubo: np.ndarray, solver: str, seed: int, sampler: Sampler = sample) -> Solution:
+    """A maximal independent set of the QUBO's conflicts, with what the solver chose itself."""
+    evidence = None
     if solver == "sa":
         raw = solve_sa(qubo, seed)
     elif solver == "qaoa":
-        raw = solve_qaoa(qubo, seed)
+        raw, evidence = solve_qaoa(qubo, seed, sampler)
     else:
         raise ValueError(f"unknown solver {solver!r}; choose one of {', '.join(SOLVERS)}")
-    return maximal_independent(raw, qubo)
+    return Solution(maximal_independent(raw, qubo), raw, evidence)
 
 
 def energy(qubo: np.ndarray, selection: np.ndarray) -> float:

@@ -10,6 +10,9 @@ import numpy as np
 #: Eigenvalues closer to zero than this count as zero (inertia) and bounds are
 #: rounded up only past this tolerance, so float noise never inflates a bound.
 TOLERANCE = 1e-9
+#: Up to this many vertices the clique bound is exact (networkx's branch and bound);
+#: beyond it a greedy clique from every vertex.
+EXACT_CLIQUE_MAX_NODES = 60
 
 
 def spectral_lower_bound(graph: nx.Graph) -> int:
@@ -33,6 +36,30 @@ def spectral_lower_bound(graph: nx.Graph) -> int:
         n / (n - largest),
     )
     return math.ceil(bound - TOLERANCE)
+
+
+def clique_lower_bound(graph: nx.Graph) -> int:
+    """The size of a clique: the largest on small graphs, a greedy one beyond."""
+    if graph.number_of_nodes() <= EXACT_CLIQUE_MAX_NODES:
+        _, size = nx.max_weight_clique(graph, weight=None)
+        return int(size)
+    return max(len(_greedy_clique(graph, v)) for v in graph)
+
+
+def _greedy_clique(graph: nx.Graph, start: int) -> set[int]:
+    """Grow a clique from ``start``, adding the candidate with most candidate neighbours."""
+    clique = {start}
+    candidates = set(graph[start])
+    while candidates:
+        best = max(sorted(candidates), key=lambda v: len(candidates.intersection(graph[v])))
+        clique.add(best)
+        candidates.intersection_update(graph[best])
+    return clique
+
+
+def lower_bound(graph: nx.Graph) -> int:
+    """The best of the spectral and clique lower bounds on the chromatic number."""
+    return max(spectral_lower_bound(graph), clique_lower_bound(graph))
 
 
 def degree_upper_bound(graph: nx.Graph) -> int:

@@ -16,7 +16,12 @@ from pathlib import Path
 
 import networkx as nx
 
-from streamflow_quantum.applications.coloring.mis import MisSolver, annealing_mis, qaoa_mis
+from streamflow_quantum.applications.coloring.mis import (
+    MisSample,
+    MisSolver,
+    annealing_mis,
+    qaoa_mis,
+)
 from streamflow_quantum.applications.coloring.search import ColoringSearch
 from streamflow_quantum.applications.qubo_qaoa import Sampler
 from streamflow_quantum.applications.step_files import (
@@ -68,16 +73,15 @@ def _mis(args: argparse.Namespace) -> None:
     graph = nx.Graph()
     graph.add_nodes_from(node["vertices"])
     graph.add_edges_from(node["edges"])
-    write_json(
-        args.out, {"id": node["id"], "solver": args.solver, "sets": _mis_solver(args)(graph)}
-    )
+    found = _mis_solver(args)(graph)
+    write_json(args.out, {"id": node["id"], "solver": args.solver} | found.to_dict())
 
 
 def _branch(args: argparse.Namespace) -> None:
     search = ColoringSearch.from_dict(read_json(args.state))
     for path in args.mis:
         found = read_json(path)
-        search.expand(found["id"], found["sets"])
+        search.expand(found["id"], MisSample.from_dict(found))
     _advance(search, Path(args.out_dir))
 
 

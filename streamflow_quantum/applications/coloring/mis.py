@@ -3,17 +3,46 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 
 import networkx as nx
 import numpy as np
 
-from streamflow_quantum.applications.qubo_qaoa import Sampler, solve_qubo
+from streamflow_quantum.applications.qubo_qaoa import Evidence, Sampler, solve_qubo
 from streamflow_quantum.broker.client import sample
 
 #: BBQ-MIS's weight of an edge inside the set, against 1 per vertex in it.
 PENALTY = 10.0
 
-MisSolver = Callable[[nx.Graph], list[list[int]]]
+
+@dataclass
+class MisSample:
+    """Sampled sets, lowest energy first, and the QAOA evidence (none for annealing)."""
+
+    sets: list[list[int]]
+    evidence: Evidence | None = None
+
+    def evidence_fields(self) -> dict[str, Any]:
+        """The evidence as JSON fields; only an empty ``batches`` without QAOA."""
+        return self.evidence.to_dict() if self.evidence else {"batches": []}
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"sets": self.sets} | self.evidence_fields()
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> MisSample:
+        evidence = (
+            Evidence(
+                data["batches"], data["mean_energy"], data["uniform_energy"], data["best_energy"]
+            )
+            if "mean_energy" in data
+            else None
+        )
+        return cls(data["sets"], evidence)
+
+
+MisSolver = Callable[[nx.Graph], MisSample]
 
 
 def mis_qubo(graph: nx.Graph) -> tuple[np.ndarray, list[int]]:
@@ -35,14 +64,14 @@ def qaoa_mis(
     shots: int = 256,
     seed: int | None = None,
     sampler: Sampler = sample,
-) -> list[list[int]]:
+) -> MisSample:
     """Sets sampled from QAOA optimised on the MIS QUBO (one ``sampler`` call per evaluation)."""
     q, order = mis_qubo(graph)
     result = solve_qubo(q, reps, maxiter, shots, seed, final_shots=shots, sampler=sampler)
-    return _sets(order, result.samples)
+    return MisSample(_sets(order, result.samples), result.evidence)
 
 
-def annealing_mis(graph: nx.Graph, reads: int = 64, seed: int | None = None) -> list[list[int]]:
+def annealing_mis(graph: nx.Graph, reads: int = 64, seed: int | None = None) -> MisSample:
     """Sets sampled by simulated annealing: the papers' classical proxy for the QPU."""
     import dimod
     from dwave.samplers import SimulatedAnnealingSampler
@@ -50,7 +79,9 @@ def annealing_mis(graph: nx.Graph, reads: int = 64, seed: int | None = None) -> 
     q, order = mis_qubo(graph)
     bqm = dimod.BinaryQuadraticModel.from_qubo({(i, j): v for (i, j), v in np.ndenumerate(q) if v})
     found = SimulatedAnnealingSampler().sample(bqm, num_reads=reads, seed=seed).aggregate()
-    return [
-        [v for i, v in enumerate(order) if record.sample[i]]
-        for record in found.data(["sample"], sorted_by="energy")
-    ]
+    return MisSample(
+        [
+            [v for i, v in enumerate(order) if record.sample[i]]
+            for record in found.data(["sample"], sorted_by="energy")
+        ]
+    )

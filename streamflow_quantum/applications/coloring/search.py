@@ -7,8 +7,12 @@ best first (smallest ``UB x |E|`` of the uncoloured subgraph), ``width`` at a
 time: such a layer is independent work, one concurrent MIS step per node.
 
 Sampled sets are not all maximal independent sets, so an exhausted queue does
-not prove optimality; only the root's spectral lower bound does. The state is
-plain JSON so that each classical workflow step can resume it.
+not prove optimality; only the root's lower bound (spectral or clique) does. The
+state is plain JSON so that each classical workflow step can resume it.
+
+Every explored node records the evidence of its MIS sampling (batch ids, sampled
+against uniform mean energy), and every colour class of the incumbent records the
+node whose sampled set it is, or none when it came from the greedy start.
 """
 
 from __future__ import annotations
@@ -21,8 +25,9 @@ import networkx as nx
 from streamflow_quantum.applications.coloring.bounds import (
     degree_upper_bound,
     greedy_coloring,
-    spectral_lower_bound,
+    lower_bound,
 )
+from streamflow_quantum.applications.coloring.mis import MisSample
 
 
 @dataclass
@@ -33,6 +38,8 @@ class Node:
     lower: int
     #: ``UB x |E|`` of the uncoloured subgraph: smaller is explored first.
     priority: int
+    #: For each of ``classes``, the node whose MIS sample it is.
+    sources: list[int] = field(default_factory=list)
 
     @property
     def colors(self) -> int:
@@ -53,6 +60,10 @@ class ColoringSearch:
     seen: dict[frozenset[int], int] = field(default_factory=dict)
     explored: int = 0
     next_id: int = 0
+    #: For each colour of the incumbent, the node whose MIS sample it is (None: greedy).
+    incumbent_sources: list[int | None] = field(default_factory=list)
+    #: Each expanded node's id, MIS evidence, and sets and children counts.
+    log: list[dict[str, Any]] = field(default_factory=list)
 
     @classmethod
     def start(
@@ -66,8 +77,9 @@ class ColoringSearch:
         incumbent = (
             greedy_coloring(graph) if greedy else {v: i for i, v in enumerate(sorted(graph))}
         )
-        search = cls(graph, incumbent, spectral_lower_bound(graph), max_nodes, width, greedy)
-        search._consider([], sorted(graph))
+        search = cls(graph, incumbent, lower_bound(graph), max_nodes, width, greedy)
+        search.incumbent_sources = [None] * search.num_colors
+        search._consider([], [], sorted(graph))
         return search
 
     @property
@@ -92,9 +104,9 @@ class ColoringSearch:
     def subgraph(self, node: Node) -> nx.Graph:
         return self.graph.subgraph(node.remaining).copy()
 
-    def expand(self, node_id: int, independent_sets: list[list[int]]) -> int:
-        """Branch on the sets that are maximal independent sets of the node's uncoloured
-        subgraph (others are ignored); returns how many children were kept."""
+    def expand(self, node_id: int, found: MisSample) -> int:
+        """Branch on the sampled sets that are maximal independent sets of the node's
+        uncoloured subgraph (others are ignored); returns how many children were kept."""
         node = next((n for n in self.in_flight if n.id == node_id), None)
         if node is None:
             raise ValueError(
@@ -102,13 +114,20 @@ class ColoringSearch:
             )
         self.in_flight.remove(node)
         subgraph = self.subgraph(node)
-        kept = 0
-        for chosen in {frozenset(s) for s in independent_sets}:
+        kept = maximal = 0
+        for chosen in {frozenset(s) for s in found.sets}:
             if self._is_maximal_independent(subgraph, chosen):
+                maximal += 1
                 kept += self._consider(
-                    [*node.classes, sorted(chosen)], sorted(set(node.remaining) - chosen)
+                    [*node.classes, sorted(chosen)],
+                    [*node.sources, node.id],
+                    sorted(set(node.remaining) - chosen),
                 )
         self.open = [n for n in self.open if n.lower < self.num_colors]
+        self.log.append(
+            {"id": node.id, "sets": len(found.sets), "maximal_sets": maximal, "children": kept}
+            | found.evidence_fields()
+        )
         return kept
 
     @staticmethod
@@ -121,7 +140,7 @@ class ColoringSearch:
             and nx.is_dominating_set(graph, chosen)
         )
 
-    def _consider(self, classes: list[list[int]], remaining: list[int]) -> int:
+    def _consider(self, classes: list[list[int]], sources: list[int], remaining: list[int]) -> int:
         """Record a node: improve the incumbent from it, queue it if it may still improve."""
         key = frozenset(remaining)
         if self.seen.get(key, len(classes) + 1) <= len(classes):
@@ -130,23 +149,40 @@ class ColoringSearch:
         rest = self.graph.subgraph(remaining)
         if self.greedy or not remaining:
             completion = {v: len(classes) + c for v, c in greedy_coloring(rest).items()}
-            self._offer(classes, completion)
-        lower = len(classes) + spectral_lower_bound(rest)
+            self._offer(classes, sources, completion)
+        lower = len(classes) + lower_bound(rest)
         if not remaining or lower >= self.num_colors:
             return 0
         priority = degree_upper_bound(rest) * rest.number_of_edges()
-        self.open.append(Node(self.next_id, classes, remaining, lower, priority))
+        self.open.append(Node(self.next_id, classes, remaining, lower, priority, sources))
         self.next_id += 1
         return 1
 
-    def _offer(self, classes: list[list[int]], completion: dict[int, int]) -> None:
+    def _offer(
+        self, classes: list[list[int]], sources: list[int], completion: dict[int, int]
+    ) -> None:
         coloring = {v: c for c, members in enumerate(classes) for v in members} | completion
-        if max(coloring.values()) + 1 < self.num_colors:
+        colors = max(coloring.values()) + 1
+        if colors < self.num_colors:
             self.incumbent = coloring
+            self.incumbent_sources = [*sources] + [None] * (colors - len(sources))
 
     def result(self) -> dict[str, Any]:
-        """The incumbent colouring and how far it is from the proven lower bound."""
+        """The incumbent colouring and how far it is from the proven lower bound.
+
+        ``classes`` gives each colour's vertices and ``sampled_by``, the explored
+        node whose MIS sample it is (None for the greedy start); ``explored`` is
+        each expanded node's MIS evidence.
+        """
         colors = {str(v): self.incumbent[v] for v in sorted(self.graph)}
+        classes = [
+            {
+                "color": c,
+                "vertices": sorted(v for v, color in self.incumbent.items() if color == c),
+                "sampled_by": source,
+            }
+            for c, source in enumerate(self.incumbent_sources)
+        ]
         return {
             "colors": colors,
             "num_colors": self.num_colors,
@@ -156,6 +192,9 @@ class ColoringSearch:
             "optimal": self.num_colors == self.lower_bound,
             "stopped_early": bool(self.open) and self.explored >= self.max_nodes,
             "open_nodes": len(self.open),
+            "classes": classes,
+            "sampled_classes": sum(source is not None for source in self.incumbent_sources),
+            "explored": self.log,
         }
 
     def to_dict(self) -> dict[str, Any]:
@@ -172,6 +211,8 @@ class ColoringSearch:
             "seen": [[sorted(key), depth] for key, depth in self.seen.items()],
             "explored": self.explored,
             "next_id": self.next_id,
+            "incumbent_sources": self.incumbent_sources,
+            "log": self.log,
         }
 
     @classmethod
@@ -191,4 +232,6 @@ class ColoringSearch:
             seen={frozenset(key): depth for key, depth in data["seen"]},
             explored=data["explored"],
             next_id=data["next_id"],
+            incumbent_sources=data["incumbent_sources"],
+            log=data["log"],
         )

@@ -4,6 +4,11 @@
 alternates ``evaluate`` (quantum: one ``sample`` call at the point the optimiser
 asked for) and ``update`` (classical: tell the optimiser, ask the next point)
 until the optimiser stops; ``finish`` (quantum) samples the best parameters.
+
+The quantum evidence: every sampling's broker batch id is kept, and ``finish``
+also samples ``RANDOM_POINTS`` random angle sets, so that the result sets the
+optimised mean cut beside the random-parameter mean and uniform sampling's
+(``edges / 2``).
 """
 
 from __future__ import annotations
@@ -16,13 +21,19 @@ import numpy as np
 from streamflow_quantum.applications.qaoa.maxcut import best_known_cut, cut_size, maxcut_qubo
 from streamflow_quantum.applications.qaoa.optimizer import SteppedMinimizer
 from streamflow_quantum.applications.qubo_qaoa import (
+    Sampler,
     initial_point,
     qaoa_circuit,
     ranked_samples,
     sample_points,
+    uniform_mean_energy,
 )
+from streamflow_quantum.broker.client import sample
 
 State = dict[str, Any]
+
+#: Random angle sets ``finish`` samples to estimate the random-parameter mean cut.
+RANDOM_POINTS = 20
 
 
 def _graph(state: State) -> nx.Graph:
@@ -57,16 +68,17 @@ def start(graph: nx.Graph, reps: int, maxiter: int, seed: int | None, tol: float
         "optimizer": optimizer.to_dict(),
         "next": list(first),
         "done": False,
+        "batches": [],
     }
 
 
-def evaluate(state: State, shots: int) -> dict[str, Any]:
+def evaluate(state: State, shots: int, sampler: Sampler = sample) -> dict[str, Any]:
     """The sampled mean energy (``-E[cut]``) at the point the optimiser asked for."""
     if state["done"]:
         raise ValueError("the optimiser has already stopped: run 'finish' on this state")
     q, circuit = _problem(state)
-    energy, _ = sample_points(q, circuit, [np.array(state["next"])], shots, state["seed"])[0]
-    return {"params": state["next"], "energy": energy}
+    sampled = sample_points(q, circuit, [np.array(state["next"])], shots, state["seed"], sampler)[0]
+    return {"params": state["next"], "energy": sampled.energy, "batch": sampled.batch}
 
 
 def update(state: State, evaluation: dict[str, Any]) -> State:
@@ -82,16 +94,25 @@ def update(state: State, evaluation: dict[str, Any]) -> State:
         "optimizer": optimizer.to_dict(),
         "next": None if following is None else list(following),
         "done": following is None,
+        "batches": [*state["batches"], evaluation["batch"]],
     }
 
 
-def finish(state: State, shots: int) -> dict[str, Any]:
-    """Sample the best parameters found; the best sampled cut is the answer."""
+def finish(state: State, shots: int, sampler: Sampler = sample) -> dict[str, Any]:
+    """Sample the best parameters found; the best sampled cut is the answer.
+
+    The same call samples ``RANDOM_POINTS`` random angle sets (uniform in
+    ``[-π, π)``, seeded by the state's seed) for the random-parameter mean cut.
+    """
     optimizer = SteppedMinimizer.from_dict(state["optimizer"])
     params, _ = optimizer.best()
     q, circuit = _problem(state)
-    energy, counts = sample_points(q, circuit, [np.array(params)], shots, state["seed"])[0]
-    bits, best_energy, _ = ranked_samples(q, counts)[0]
+    rng = np.random.default_rng(state["seed"])
+    random_points = list(rng.uniform(-np.pi, np.pi, size=(RANDOM_POINTS, len(params))))
+    final, *random = sample_points(
+        q, circuit, [np.array(params), *random_points], shots, state["seed"], sampler
+    )
+    bits, best_energy, _ = ranked_samples(q, final.counts)[0]
     nodes = state["graph"]["nodes"]
     side = dict(zip(nodes, map(int, bits), strict=True))
     cut = cut_size(_graph(state), side)
@@ -102,8 +123,11 @@ def finish(state: State, shots: int) -> dict[str, Any]:
         "best_known": state["best_known"],
         "best_known_method": state["best_known_method"],
         "approximation_ratio": cut / state["best_known"],
-        "mean_cut": -energy,
+        "mean_cut": -final.energy,
         "iterations": len(optimizer.history),
         "params": params,
         "energy_history": [value for _, value in optimizer.history],
+        "random_mean_cut": -float(np.mean([r.energy for r in random])),
+        "uniform_mean_cut": -uniform_mean_energy(q),
+        "batches": [*state["batches"], final.batch],
     }

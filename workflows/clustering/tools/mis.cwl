@@ -26,4 +26,8 @@ arguments: [--out, mis.json]
 outputs:
   solution:
     type: File
+    doc: |
+      {"solver", "selected", "candidates", "energy", "qaoa_candidates", "solve_s",
+      "quantum_delay_s", "from_sampler", "batches", and with qaoa "mean_energy",
+      "uniform_energy", "best_energy", "gain"}
     outputBinding: {glob: mis.json}
