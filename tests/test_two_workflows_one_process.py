@@ -105,7 +105,7 @@ def run_in_one_process(tmp_path: Path) -> None:
         + done.stderr[-3000:]
     )
     for config, widths in runs.items():
-        outputs = sorted(Path(f"{config}.out").glob("counts*.json"))
+        outputs = sorted(Path(f"{config}.out").glob("ghz_*.json"))
         results = [json.loads(f.read_text())["results"][0] for f in outputs]
         assert sorted(r["circuit"] for r in results) == [f"ghz_{n}.qasm" for n in widths]
         for r in results:

@@ -63,6 +63,6 @@ def run_ghz_example(config: Path, tmp_path: Path) -> list[dict[str, Any]]:
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     results = [
-        json.loads(f.read_text())["results"][0] for f in (tmp_path / "out").glob("counts*.json")
+        json.loads(f.read_text())["results"][0] for f in (tmp_path / "out").glob("ghz_*.json")
     ]
     return sorted(results, key=lambda r: int(r["circuit"][4:-5]))

@@ -13,7 +13,7 @@ outputs:
     outputSource: sample/counts
 steps:
   sample:
-    run: ../../workflows/tools/sample.cwl
+    run: sample.cwl
     scatter: circuits
     in:
       circuits: circuits

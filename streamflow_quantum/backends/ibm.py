@@ -1,8 +1,14 @@
-"""IBM Quantum through qiskit-ibm-runtime's SamplerV2, in job, batch or session mode.
+"""IBM Quantum through qiskit-ibm-runtime's client-side Sampler, in job, batch or session mode.
+
+The Sampler (``qiskit_ibm_runtime.executor_sampler``) turns its inputs into a
+``QuantumProgram`` and submits it through the ``Executor``; it replaces the deprecated
+``SamplerV2``. One job holds one shot count, and a broker batch has one: each batch is
+one job.
 
 The token comes from ``QISKIT_IBM_TOKEN`` or the saved account and is handed to the
 runtime only: it is never logged or stored. A fake device name (``fake_brisbane``)
-runs the same code path in the runtime's local mode, offline.
+runs the same code path in the runtime's local mode, offline, on Aer with the device's
+noise model.
 """
 
 from __future__ import annotations
@@ -11,15 +17,22 @@ import os
 from collections import Counter
 from typing import TYPE_CHECKING, Any
 
-from streamflow_quantum.backends.base import Backend, normalise_counts
+from streamflow_quantum.backends.base import Backend, active_qubits, normalise_counts
 from streamflow_quantum.backends.registry import fake_device
 from streamflow_quantum.core.config import Schema, load_schema
 from streamflow_quantum.core.errors import ConfigError
 
 if TYPE_CHECKING:
+    from qiskit import QuantumCircuit
     from qiskit.providers import BackendV2
 
     from streamflow_quantum.core.model import Batch
+
+#: In local mode, a composite circuit acting on more qubits than this is simulated as its
+#: placements instead (one pub each, still one job): Aer's noise models have no crosstalk,
+#: so the counts are the same in distribution; the GHZ example's 28-qubit composite on
+#: fake_brisbane ran for more than ten minutes.
+LOCAL_COMPOSITE_QUBITS = 16
 
 
 def _runtime_backend(name: str, channel: str | None, instance: str | None) -> BackendV2:
@@ -66,23 +79,40 @@ class IBMBackend(Backend):
         mode: str = "job",
     ) -> None:
         from qiskit_ibm_runtime import Batch as RuntimeBatch
-        from qiskit_ibm_runtime import SamplerV2, Session
+        from qiskit_ibm_runtime import Session
 
+        #: A fake device: the runtime's local mode (Aer), offline.
+        self.local = device is not None
         self.device = (
             device if device is not None else _runtime_backend(name or "", channel, instance)
         )
-        self._context = {"session": Session, "batch": RuntimeBatch}.get(mode)
-        self._mode = self._context(backend=self.device) if self._context else self.device
-        self.sampler = SamplerV2(mode=self._mode)
+        context = {"session": Session, "batch": RuntimeBatch}.get(mode)
+        self._context = context(backend=self.device) if context is not None else None
         super().__init__(f"ibm:{self.device.name}", self.device.target)
 
+    def _circuits(self, batch: Batch) -> list[QuantumCircuit]:
+        """What the job samples: the composite, or in local mode a wide one's placements."""
+        if self.local and len(active_qubits(batch.composite)) > LOCAL_COMPOSITE_QUBITS:
+            return [placement.circuit for placement in batch.placements]
+        return [batch.composite]
+
     def run(self, batch: Batch, seed: int | None) -> tuple[str, list[Counter[str]]]:
-        if seed is not None and hasattr(self.sampler.options, "simulator"):
-            self.sampler.options.simulator.seed_simulator = seed
-        job = self.sampler.run([batch.composite], shots=batch.shots)
-        counts = normalise_counts(job.result()[0].join_data().get_counts())
-        return job.job_id(), batch.split_counts(counts)
+        from qiskit_ibm_runtime.executor_sampler import Sampler
+
+        options: dict[str, Any] = {}
+        if self.local and seed is not None:
+            options["simulator"] = {"seed_simulator": seed}
+        mode = self._context if self._context is not None else self.device
+        sampler = Sampler(mode=mode, options=options)
+        circuits = self._circuits(batch)
+        job = sampler.run(circuits, shots=batch.shots)
+        results = job.result()
+        counts = [normalise_counts(result.join_data().get_counts()) for result in results]
+        job_id = str(job.job_id())
+        if len(circuits) == 1 and circuits[0] is batch.composite:
+            return job_id, batch.split_counts(counts[0])
+        return job_id, counts
 
     def close(self) -> None:
         if self._context is not None:
-            self._mode.close()
+            self._context.close()

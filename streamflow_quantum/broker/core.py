@@ -459,7 +459,7 @@ class Broker:
         future = self._done[program_id]
         try:
             return await asyncio.wait_for(asyncio.shield(future), timeout)
-        except TimeoutError:
+        except asyncio.TimeoutError:  # the builtin TimeoutError from 3.11 on
             return None
 
     def _check(self, program: Program) -> None:
@@ -511,7 +511,7 @@ class Broker:
         limit = self.settings["compileTimeout"]
         try:
             await asyncio.wait_for(asyncio.shield(done), limit)
-        except TimeoutError:
+        except asyncio.TimeoutError:  # the builtin TimeoutError from 3.11 on
             done.add_done_callback(_drop_outcome)
             done.add_done_callback(lambda _: self.policy.forget(program))
             logger.warning("compiling %s took over %g s; refused", program.name, limit)
@@ -590,7 +590,7 @@ class Broker:
             self._arrived.clear()
             try:
                 await asyncio.wait_for(self._arrived.wait(), remaining)
-            except TimeoutError:
+            except asyncio.TimeoutError:  # the builtin TimeoutError from 3.11 on
                 break
 
     def _timeout(self, batch: Batch) -> float:
@@ -632,7 +632,7 @@ class Broker:
         try:
             job, counts = await asyncio.wait_for(call, self._timeout(batch))
             _check_counts(batch, counts)
-        except TimeoutError:
+        except asyncio.TimeoutError:  # the builtin TimeoutError from 3.11 on
             logger.warning("batch %s timed out; its backend call is abandoned", batch.id)
             self._running = None
             self._failed(batch, f"timed out after {self._timeout(batch):g} s", transient=False)

@@ -63,6 +63,7 @@ def main(argv: list[str]) -> int:
         )
     text = json.dumps({"results": results}, indent=2)
     if args.output:
+        os.makedirs(os.path.dirname(args.output) or ".", exist_ok=True)
         with open(args.output, "w") as f:
             f.write(text + "\n")
     else:

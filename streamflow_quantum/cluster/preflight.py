@@ -59,7 +59,7 @@ class SfqSlurmConnector(SlurmConnector):
                 capture_output=True,
                 timeout=PING_TIMEOUT,
             )
-        except TimeoutError:
+        except asyncio.TimeoutError:  # the builtin TimeoutError from 3.11 on
             raise ControllerUnreachable(
                 f"`scontrol ping` gave no answer in {PING_TIMEOUT} s"
             ) from None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -21,7 +22,14 @@ def max_overlap(intervals: list[tuple[float, float]]) -> int:
 
 
 def test_ghz_scatter_on_aer(repo: Path, tmp_path: Path) -> None:
-    results = run_ghz_example(repo / "examples" / "ghz-scatter" / "streamflow.yml", tmp_path)
+    """The example copied on its own to another directory, run from a third one; its
+    counts files are named after their circuits."""
+    example = tmp_path / "elsewhere" / "ghz-scatter"
+    shutil.copytree(repo / "examples" / "ghz-scatter", example)
+    results = run_ghz_example(example / "streamflow.yml", tmp_path)
+    assert sorted(path.name for path in (tmp_path / "out").iterdir()) == [
+        f"ghz_{n}.json" for n in (2, 3, 4, 5, 6, 8)
+    ]
     assert [r["circuit"] for r in results] == [f"ghz_{n}.qasm" for n in (2, 3, 4, 5, 6, 8)]
     for r in results:
         width = int(r["circuit"][4:-5])

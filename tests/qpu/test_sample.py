@@ -6,11 +6,8 @@ import io
 import json
 from pathlib import Path
 
-import pytest
 from qiskit import QuantumCircuit, qpy
 
-from streamflow_quantum.broker.factory import build_broker
-from streamflow_quantum.core.model import Program
 from tests.conftest import run_tool
 
 GHZ3 = """OPENQASM 2.0;
@@ -122,22 +119,3 @@ def test_a_noiseless_fake_device_is_exact(tmp_path: Path) -> None:
     assert ideal.returncode == 0, ideal.stderr
     assert set(json.loads(out.read_text())["results"][0]["counts"]) <= {"000", "111"}
     assert set(noisy_counts) - {"000", "111"}, "the noisy device should show some errors"
-
-
-@pytest.mark.parametrize("mode", ["job", "batch", "session"])
-async def test_the_ibm_path_runs_in_local_mode(mode: str) -> None:
-    """qiskit-ibm-runtime's SamplerV2 on a fake device: the IBM code path, offline."""
-    broker = build_broker(
-        {"backend": "ibm:fake_manila", "ibm": {"mode": mode}, "packing": "serial"}
-    )
-    broker.start()
-    try:
-        circuit = QuantumCircuit.from_qasm_str(GHZ3)
-        [receipt] = await broker.submit("me", [Program("ghz", circuit, shots=300, seed=1)])
-        result = await broker.result("me", receipt["id"], timeout=120)
-    finally:
-        await broker.close()
-    counts = result["counts"]
-    assert result["backend"] == "ibm:fake_manila"
-    assert sum(counts.values()) == 300
-    assert counts.get("000", 0) + counts.get("111", 0) > 0.8 * 300
