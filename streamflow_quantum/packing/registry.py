@@ -26,6 +26,7 @@ POLICIES: Registry[PackingPolicy] = Registry(
         "space": "streamflow_quantum.packing.hyperq.policy:SpacePolicy",
         "space-time": "streamflow_quantum.packing.hyperq.policy:SpaceTimePolicy",
         "noise-aware": "streamflow_quantum.packing.hyperq.policy:NoiseAwarePolicy",
+        "fit": "streamflow_quantum.packing.fit.policy:FitPolicy",
     },
 )
 

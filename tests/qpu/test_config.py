@@ -47,7 +47,7 @@ def test_a_good_config_validates() -> None:
         ({"vqpus": 0}, "0 is less than the minimum of 1"),
         (
             {"packing": "fast"},
-            "'fast' is not one of ['serial', 'space', 'space-time', 'noise-aware']",
+            "'fast' is not one of ['serial', 'space', 'space-time', 'noise-aware', 'fit']",
         ),
         ({"backend": "aer fake"}, "'aer fake' does not match"),
         (

@@ -1,17 +1,20 @@
 """From scheduled programs to a Batch: placements, the composite circuit, clbit slices.
 
-A program compiled for a qVM shape is relabelled onto its position's physical
-qubits and its two-qubit gates are turned to the device's directions (the shape's
-coupling map is undirected; an Eagle's ECR directions differ between regions).
-Programs appended in time are preceded by resets of the qubits used before them
-and a barrier, after the earlier programs' own measurements.
+Shared by every packer that places compiled programs on physical qubits (HyperQ's
+qVMs here, ``packing/fit``): :func:`lay_out` relabels a compiled program onto
+physical qubits and turns its two-qubit gates to the device's directions (a qVM's
+or a moved program's coupling is undirected; an Eagle's ECR directions differ
+between regions). Programs appended in time are preceded by resets of the qubits
+used before them and a barrier, after the earlier programs' own measurements.
+:func:`compose_batch` takes anything with the :class:`Placed` face.
 """
 
 from __future__ import annotations
 
 import functools
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from qiskit import ClassicalRegister, QuantumCircuit, QuantumRegister
 from qiskit.circuit.equivalence_library import SessionEquivalenceLibrary
@@ -26,6 +29,25 @@ if TYPE_CHECKING:
 
     from streamflow_quantum.core.model import Program
     from streamflow_quantum.packing.hyperq.qvm import Position, Relabelling, Version
+
+
+class Placed(Protocol):
+    """A program laid on physical qubits, starting ``start_s`` into its batch."""
+
+    @property
+    def program(self) -> Program: ...
+
+    @property
+    def start_s(self) -> float: ...
+
+    @property
+    def physical(self) -> QuantumCircuit: ...
+
+    @property
+    def qubits(self) -> tuple[int, ...]: ...
+
+    @property
+    def notes(self) -> tuple[str, ...]: ...
 
 
 @dataclass(eq=False)
@@ -54,6 +76,10 @@ class Scheduled:
     @functools.cached_property
     def relabelling(self) -> Relabelling:
         return self.version.shape.best_labels(self.version.circuit, self.position)
+
+    @property
+    def notes(self) -> tuple[str, ...]:
+        return self.relabelling.notes
 
     @functools.cached_property
     def mapping(self) -> tuple[int, ...]:
@@ -87,7 +113,7 @@ def _needs_direction_fix(circuit: QuantumCircuit, target: Target) -> bool:
     return False
 
 
-def _empty_like(compiled: QuantumCircuit, num_qubits: int) -> QuantumCircuit:
+def empty_like(compiled: QuantumCircuit, num_qubits: int) -> QuantumCircuit:
     """All device qubits and exactly the program's classical bits (its registers kept)."""
     circuit = QuantumCircuit(QuantumRegister(num_qubits, "q"), name=compiled.name)
     in_registers = {bit for register in compiled.cregs for bit in register}
@@ -99,23 +125,45 @@ def _empty_like(compiled: QuantumCircuit, num_qubits: int) -> QuantumCircuit:
     return circuit
 
 
-def physical_circuit(item: Scheduled) -> QuantumCircuit:
-    """The program alone on its physical qubits, valid on the device Target."""
-    target = item.target
-    compiled = item.version.circuit
-    circuit = _empty_like(compiled, target.num_qubits)
-    if item.after:
-        qubits = sorted(item.after & set(item.position.qubits))
-        for q in qubits:
-            circuit.reset(q)
-        circuit.barrier(sorted(item.position.qubits))
-    circuit.compose(compiled, qubits=item.mapping, clbits=circuit.clbits, inplace=True)
-    if item.version.shape.name != "device" and _needs_direction_fix(circuit, target):
+def lay_out(
+    compiled: QuantumCircuit,
+    mapping: Sequence[int],
+    target: Target,
+    *,
+    resets: Sequence[int] = (),
+    barrier: Sequence[int] = (),
+    fix_directions: bool = True,
+) -> QuantumCircuit:
+    """``compiled`` alone on the physical qubits ``mapping`` (one per compiled qubit).
+
+    It is valid on the device Target. ``resets`` (qubits an earlier program used)
+    and a barrier on ``barrier`` come first: the time-packing convention.
+    """
+    circuit = empty_like(compiled, target.num_qubits)
+    for q in resets:
+        circuit.reset(q)
+    if barrier:
+        circuit.barrier(list(barrier))
+    circuit.compose(compiled, qubits=list(mapping), clbits=circuit.clbits, inplace=True)
+    if fix_directions and _needs_direction_fix(circuit, target):
         circuit = _direction_fixer(target).run(circuit)
     return circuit
 
 
-def compose_batch(schedule: list[Scheduled], shots: int, target: Target) -> Batch:
+def physical_circuit(item: Scheduled) -> QuantumCircuit:
+    """The program alone on its position's physical qubits, valid on the device Target."""
+    position = sorted(item.position.qubits)
+    return lay_out(
+        item.version.circuit,
+        item.mapping,
+        item.target,
+        resets=sorted(item.after & set(position)) if item.after else (),
+        barrier=position if item.after else (),
+        fix_directions=item.version.shape.name != "device",
+    )
+
+
+def compose_batch(schedule: Sequence[Placed], shots: int, target: Target) -> Batch:
     """One batch: each program's placement, and all of them in one composite circuit."""
     ordered = sorted(schedule, key=lambda item: item.start_s)
     placements = [
@@ -124,7 +172,7 @@ def compose_batch(schedule: list[Scheduled], shots: int, target: Target) -> Batc
             item.physical,
             item.qubits,
             item.start_s,
-            item.relabelling.notes,
+            item.notes,
         )
         for item in ordered
     ]

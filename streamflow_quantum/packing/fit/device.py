@@ -1,0 +1,190 @@
+"""The device as the fit packer searches it: coupling graph, qubit ranking, embeddings.
+
+Candidate placements are VF2 subgraph monomorphisms of a program's pattern into
+the free part of the coupling graph. rustworkx tries the free qubits in index
+order, so the free graph is built with its qubits sorted best first (readout,
+single- and two-qubit errors): the first embeddings found lie on the best free
+qubits, and ``limit`` of them are ranked. Ranking reads the errors of
+:class:`~streamflow_quantum.packing.fidelity.FidelityModel`; the policy decides on
+``success_probability`` of the placed circuit itself.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+import rustworkx as rx
+
+from streamflow_quantum.packing.fidelity import FidelityModel
+
+if TYPE_CHECKING:
+    from collections.abc import Collection, Sequence
+
+    from qiskit.transpiler import Target
+
+    from streamflow_quantum.packing.fit.pattern import Pattern
+
+#: VF2 states explored per search before it gives up (a failing search is the costly one).
+CALL_LIMIT = 20_000
+
+Mapping = tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class Search:
+    """Embeddings found, best ranked first, and whether they are all there are."""
+
+    mappings: list[Mapping]
+    costs: list[float]
+    exhaustive: bool
+
+
+class Device:
+    """What placement reads of a Target, once per calibration."""
+
+    def __init__(self, target: Target) -> None:
+        self.target = target
+        self.model = FidelityModel.of(target)
+        self.num_qubits = int(target.num_qubits)
+        coupling = target.build_coupling_map()
+        #: False on a simulator without a coupling map: every pair couples, nothing to isolate.
+        self.coupled = coupling is not None
+        pairs = (
+            {(min(a, b), max(a, b)) for a, b in coupling.get_edges() if a != b}
+            if coupling is not None
+            else set(itertools.combinations(range(self.num_qubits), 2))
+        )
+        self.edges = sorted(pairs)
+        around: list[set[int]] = [set() for _ in range(self.num_qubits)]
+        for a, b in self.edges:
+            around[a].add(b)
+            around[b].add(a)
+        self.neighbours = [frozenset(n) for n in around]
+        self.two_qubit_gates = [
+            name
+            for name in target.operation_names
+            if target.qargs_for_operation_name(name) is not None
+            and target.operation_from_name(name).num_qubits == 2
+        ]
+        self.max_degree = max((len(n) for n in around), default=0)
+        self._tables: dict[tuple[str, int], np.ndarray | None] = {}
+        self.order = sorted(range(self.num_qubits), key=lambda q: (self._qubit_cost(q), q))
+
+    def op_cost(self, name: str, qargs: tuple[int, ...]) -> float:
+        """``-log(1 - error)`` of the operation, either direction for two-qubit gates."""
+        ops = self.model.ops
+        entry = ops.get((name, qargs))
+        if entry is None and len(qargs) == 2:
+            entry = ops.get((name, qargs[::-1]))
+        return entry[0] if entry is not None else 0.0
+
+    def _qubit_cost(self, q: int) -> float:
+        own = sum(self.op_cost(name, (q,)) for name in ("measure", "sx", "x"))
+        if not self.coupled:
+            return own
+        ops = self.model.ops
+        two = [
+            min(
+                (
+                    ops[name, qargs][0]
+                    for name in self.two_qubit_gates
+                    for qargs in ((q, n), (n, q))
+                    if (name, qargs) in ops
+                ),
+                default=0.0,
+            )
+            for n in self.neighbours[q]
+        ]
+        return own + (sum(two) / len(two) if two else 0.0)
+
+    def blocked(self, qubits: Collection[int]) -> set[int]:
+        """The qubits and, where the device couples qubits, their neighbours (isolation)."""
+        out = set(qubits)
+        if self.coupled:
+            for q in qubits:
+                out |= self.neighbours[q]
+        return out
+
+    def buffer(self, qubits: Collection[int]) -> int:
+        """How many qubits an isolated program on ``qubits`` keeps from the others."""
+        return len(self.blocked(qubits)) - len(set(qubits))
+
+    def rank(self, pattern: Pattern, mapping: Mapping) -> float:
+        """``-log`` of the placement's success from its operations' errors alone (lower is better)."""
+        return float(self.rank_all(pattern, [mapping])[0])
+
+    def rank_all(self, pattern: Pattern, mappings: Sequence[Mapping]) -> np.ndarray:
+        """:meth:`rank` of each mapping, computed together (the search's inner loop)."""
+        placed = np.asarray(mappings, dtype=np.intp).reshape(len(mappings), pattern.num_qubits)
+        total = np.zeros(len(mappings))
+        for (name, arity), (qargs, counts) in pattern.grouped.items():
+            table = self._table(name, arity)
+            if table is not None:
+                total += table[tuple(placed[:, qargs[:, i]] for i in range(arity))] @ counts
+        return total
+
+    def _table(self, name: str, arity: int) -> np.ndarray | None:
+        """``op_cost`` of ``name`` on every qubit (arity 1) or pair (arity 2)."""
+        key = (name, arity)
+        if key not in self._tables:
+            table = None
+            if arity in (1, 2):
+                table = np.zeros((self.num_qubits,) * arity)
+                for (op, qargs), (cost, _) in self.model.ops.items():
+                    if op == name and len(qargs) == arity:
+                        table[qargs] = cost
+                        if arity == 2 and (name, qargs[::-1]) not in self.model.ops:
+                            table[qargs[::-1]] = cost
+            self._tables[key] = table
+        return self._tables[key]
+
+    def search(
+        self,
+        pattern: Pattern,
+        free: Collection[int],
+        limit: int,
+        *,
+        linked: bool = True,
+        call_limit: int | None = CALL_LIMIT,
+    ) -> Search:
+        """Up to ``limit`` embeddings of ``pattern`` into the coupling graph on ``free``, ranked."""
+        k = pattern.num_qubits
+        if k > len(free):
+            return Search([], [], True)
+        nodes = [q for q in self.order if q in free]
+        graph = rx.PyGraph()
+        graph.add_nodes_from(nodes)
+        index = {q: i for i, q in enumerate(nodes)}
+        graph.add_edges_from_no_data(
+            [(index[a], index[b]) for a, b in self.edges if a in index and b in index]
+        )
+        found = rx.vf2_mapping(
+            graph,
+            pattern.graph(linked=linked),
+            subgraph=True,
+            induced=False,
+            id_order=True,
+            call_limit=call_limit,
+        )
+        mappings = []
+        for match in itertools.islice(found, limit):
+            mapping = [0] * k
+            for g, p in match.items():
+                mapping[p] = nodes[g]
+            mappings.append(tuple(mapping))
+        costs = self.rank_all(pattern, mappings).tolist() if mappings else []
+        order = sorted(range(len(mappings)), key=costs.__getitem__)
+        return Search(
+            [mappings[i] for i in order],
+            [costs[i] for i in order],
+            len(mappings) < limit and call_limit is None,
+        )
+
+
+def bound(cost: float) -> float:
+    """The success probability a ranking cost allows at most (idle decoherence left out)."""
+    return math.exp(-cost)

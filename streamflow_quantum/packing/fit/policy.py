@@ -1,0 +1,439 @@
+"""The ``fit`` policy: placement over the whole coupling graph under a fidelity budget.
+
+``prepare`` compiles a program once for the whole device (optimization level 2,
+so circuits are at least as short as HyperQ's), keeps its k-qubit body and
+interaction graph, and finds its best placement alone on the empty device (its
+*solo* placement, what serial execution would give it).
+
+``next_batch`` places the queue head at its solo placement (or at another
+placement estimated in ``prepare`` and within its budget, where that leaves room
+for more programs), then the rest in
+queue order (greedy; the whole queue is the look-ahead), each on the free part of
+the device: qubits that no placed program uses or touches, so within a time
+layer no coupling edge joins two programs. Among the embeddings found, it takes
+the best one whose estimated success probability is at least
+``(1 - fidelity_budget)`` x the solo one (the solo placement itself where it is
+free: no search, and no loss). The head always fits (the device is
+empty), so every batch holds it and no program runs later than under serial FIFO.
+
+With ``timePacking``, programs that did not fit in space are appended after a
+shorter program on a subset of its qubits (``appendsPerSlot`` times per slot),
+after resets of the reused qubits and a barrier (hyperq/compose's convention),
+where they end no later than the batch's longest program; their estimate counts
+those resets, and the budget applies the same way. Appended programs stay on
+their slot's qubits, so isolation holds in every time layer.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any
+
+from qiskit.transpiler import generate_preset_pass_manager
+from qiskit.transpiler.exceptions import TranspilerError
+
+from streamflow_quantum.backends.base import estimate_duration_s
+from streamflow_quantum.core.config import Schema, load_schema
+from streamflow_quantum.core.errors import ProgramError, one_line
+from streamflow_quantum.packing.fidelity import success_probability
+from streamflow_quantum.packing.fit.bound import Demand, lower_bound_batches
+from streamflow_quantum.packing.fit.device import CALL_LIMIT, Device, Mapping, Search, bound
+from streamflow_quantum.packing.fit.pattern import Pattern, extract_pattern, restrict
+from streamflow_quantum.packing.hyperq.compose import compose_batch, lay_out
+from streamflow_quantum.packing.hyperq.policy import midcircuit_operations
+
+if TYPE_CHECKING:
+    from qiskit import QuantumCircuit
+    from qiskit.transpiler import PassManager, Target
+
+    from streamflow_quantum.backends.base import Backend
+    from streamflow_quantum.core.model import Batch, Program
+
+OPTIMIZATION_LEVEL = 2
+#: Budget for a program that brings none (the broker fills in its ``fidelityBudget``).
+DEFAULT_BUDGET = 0.1
+#: Placements whose circuit is built and estimated per program and slot, best ranked first.
+TRIES = 2
+#: Placements estimated per program in ``prepare``: its solo one and the queue head's choices.
+OPTIONS = 2
+#: Placements at a batch's start kept per pattern (oldest dropped first).
+LAID_KEPT = 256
+#: How far below the need a ranked placement's forecast may fall and still be built:
+#: the forecast misses direction fixes and idle time that differ between placements.
+SLACK = 0.99
+
+
+@dataclass(eq=False)
+class Fitted:
+    """A program on physical qubits in a batch (the ``Placed`` face of hyperq/compose)."""
+
+    program: Program
+    physical: QuantumCircuit
+    #: The physical qubit of each local qubit of the pattern.
+    mapping: Mapping
+    success: float
+    duration_s: float
+    start_s: float = 0.0
+    notes: tuple[str, ...] = ()
+
+    @property
+    def qubits(self) -> tuple[int, ...]:
+        return tuple(sorted(self.mapping))
+
+
+@dataclass(eq=False)
+class Prepared:
+    """What the policy keeps for one queued program."""
+
+    program: Program
+    pattern: Pattern
+    #: Whether the placement search embeds the pattern with its component links.
+    linked: bool
+    #: The best placement alone on the empty device.
+    solo: Fitted
+    #: The placements estimated alone on the empty device, best first (``solo`` first).
+    options: tuple[Fitted, ...]
+    #: Smallest isolation buffer seen on the empty device, and whether every embedding was seen.
+    buffer: int
+    exact_buffer: bool
+    isolated: bool
+    #: Solo success over what its ranking cost alone promises: idle decoherence and
+    #: direction fixes, which vary little between placements of one program.
+    idle: float = 1.0
+
+    def forecast(self, cost: float) -> float:
+        """The success a placement of ranking cost ``cost`` should reach, before building it."""
+        return bound(cost) * self.idle
+
+    @property
+    def alone(self) -> bool:
+        return self.isolated or self.program.alone
+
+    def need(self, default_budget: float) -> float:
+        """The least estimated success probability a placement must reach."""
+        budget = self.program.fidelity_budget
+        return (1 - (default_budget if budget is None else budget)) * self.solo.success
+
+
+@dataclass(eq=False)
+class Slot:
+    """A space-placed program's qubits, and what runs on them after it."""
+
+    qubits: frozenset[int]
+    end_s: float
+    used: set[int] = field(default_factory=set)
+    appends: int = 0
+
+
+class FitPolicy:
+    name = "fit"
+    packs = True
+
+    def __init__(
+        self,
+        target: Target,
+        time_packing: bool = True,
+        appends_per_slot: int = 1,
+        search_limit: int = 64,
+        isolate_above: int = 16,
+        default_budget: float = DEFAULT_BUDGET,
+    ) -> None:
+        self.target = target
+        self.device = Device(target)
+        self.time_packing = time_packing
+        self.appends_per_slot = appends_per_slot
+        self.search_limit = search_limit
+        self.isolate_above = isolate_above
+        self.default_budget = default_budget
+        #: Each queued program's preparation, by program id.
+        self.prepared: dict[str, Prepared] = {}
+
+    @classmethod
+    def options_schema(cls) -> Schema:
+        return load_schema("streamflow_quantum.packing", "fit.json")
+
+    @classmethod
+    def from_backend(cls, backend: Backend, **options: Any) -> FitPolicy:
+        return cls(backend.target, **options)
+
+    @functools.cached_property
+    def pass_manager(self) -> PassManager:
+        return generate_preset_pass_manager(
+            optimization_level=OPTIMIZATION_LEVEL, target=self.target, seed_transpiler=0
+        )
+
+    def forget(self, program: Program) -> None:
+        self.prepared.pop(program.id, None)
+
+    # -- prepare --------------------------------------------------------------
+
+    def prepare(self, program: Program, like: Program | None = None) -> None:
+        if like is not None:
+            kept = self.prepared[like.id]
+            options = tuple(replace(option, program=program) for option in kept.options)
+            self.prepared[program.id] = replace(
+                kept, program=program, solo=options[0], options=options
+            )
+            return
+        circuit = program.circuit
+        if circuit.num_qubits > self.device.num_qubits:
+            raise ProgramError(
+                f"{program.name}: needs {circuit.num_qubits} qubits but the device has "
+                f"{self.device.num_qubits}; use a larger device or a smaller circuit"
+            )
+        try:
+            compiled = self.pass_manager.run(circuit)
+        except TranspilerError as error:
+            raise ProgramError(
+                f"{program.name}: cannot compile for this device: {one_line(error)}"
+            ) from error
+        pattern = extract_pattern(compiled)
+        everything = range(self.device.num_qubits)
+        linked = True
+        # A connected pattern embeds at home, so its search ends; one with links may
+        # not embed at all, and a failing VF2 search is bounded only by its call limit.
+        search = self.device.search(
+            pattern,
+            everything,
+            self.search_limit,
+            call_limit=CALL_LIMIT if pattern.links else None,
+        )
+        if not search.mappings and pattern.links:
+            linked = False
+            search = self.device.search(
+                pattern, everything, self.search_limit, linked=False, call_limit=None
+            )
+        candidates = [pattern.home, *search.mappings[:OPTIONS]]
+        built = sorted(
+            (self._fit(program, pattern, m) for m in dict.fromkeys(candidates)),
+            key=lambda item: -item.success,
+        )
+        solo = built[0]
+        buffers = [self.device.buffer(m) for m in (*search.mappings, pattern.home)]
+        self.prepared[program.id] = Prepared(
+            program,
+            pattern,
+            linked,
+            solo,
+            tuple(built),
+            min(buffers),
+            search.exhaustive,
+            midcircuit_operations(circuit) > self.isolate_above,
+            solo.success / bound(self.device.rank(pattern, solo.mapping)),
+        )
+
+    def _fit(
+        self,
+        program: Program,
+        pattern: Pattern,
+        mapping: Mapping,
+        *,
+        start_s: float = 0.0,
+        resets: Sequence[int] = (),
+        barrier: Sequence[int] = (),
+    ) -> Fitted:
+        """The program laid on ``mapping``, its circuit estimated as placed.
+
+        A placement at the start of a batch depends on the mapping alone, and the
+        same ones come up batch after batch: the pattern keeps the last few.
+        """
+        fresh = not resets and not barrier and start_s == 0.0
+        kept = pattern.laid.get(mapping) if fresh else None
+        if kept is not None:
+            return replace(kept, program=program)
+        physical = lay_out(
+            self._turned(pattern, mapping),
+            mapping,
+            self.target,
+            resets=resets,
+            barrier=barrier,
+            fix_directions=False,
+        )
+        fitted = Fitted(
+            program,
+            physical,
+            mapping,
+            success_probability(physical, self.target, start_s=start_s, after=resets),
+            estimate_duration_s(physical, self.target) or 0.0,
+            start_s,
+        )
+        if fresh:
+            if len(pattern.laid) >= LAID_KEPT:
+                del pattern.laid[next(iter(pattern.laid))]
+            pattern.laid[mapping] = fitted
+        return fitted
+
+    def _turned(self, pattern: Pattern, mapping: Mapping) -> QuantumCircuit:
+        """The body with its two-qubit gates in the device's directions at ``mapping``.
+
+        That depends only on which of its gates the placement reverses, so the fixed
+        body is kept per reversal pattern and shared by every placement that has it.
+        """
+        supported = self.target.instruction_supported
+        key = tuple(
+            bool(supported(name, tuple(mapping[i] for i in qargs)))
+            for name, qargs in pattern.two_qubit
+        )
+        body = pattern.turned.get(key)
+        if body is None:
+            if all(key):
+                body = pattern.body
+            else:
+                wide = lay_out(pattern.body, mapping, self.target)
+                body = restrict(wide, mapping)
+            pattern.turned[key] = body
+        return body
+
+    # -- next_batch -----------------------------------------------------------
+
+    def next_batch(self, queue: Sequence[Program]) -> Batch:
+        prepared = [self.prepared[program.id] for program in queue]
+        head = prepared[0]
+        items = [head.solo]
+        if not head.alone:
+            # The head may take any of its solo candidates within its budget: the one
+            # that leaves room for the most programs (the best placement on a tie).
+            need = head.need(self.default_budget)
+            fills = [
+                self._fill(prepared, option)
+                for option in head.options
+                if option is head.solo or option.success >= need
+            ]
+            items = max(fills, key=len)
+        shots = min(item.program.shots_left for item in items)
+        return compose_batch(items, shots, self.target)
+
+    def _fill(self, prepared: list[Prepared], head: Fitted) -> list[Fitted]:
+        """The batch with ``head`` placed first, filled in space, then in time."""
+        items = [head]
+        placed = self._place_in_space(prepared, items)
+        if self.time_packing and all(item.duration_s > 0 for item in items):
+            self._append_in_time(prepared, items, placed)
+        return items
+
+    def _place_in_space(self, prepared: list[Prepared], items: list[Fitted]) -> set[int]:
+        """Greedy FIFO fill of the free part of the device; returns the indices placed."""
+        free = set(range(self.device.num_qubits)) - self.device.blocked(items[0].mapping)
+        placed = {0}
+        #: Patterns that found no placement, with the least need they failed at: the
+        #: free set only shrinks, so a later program of the same pattern fails too.
+        failed: dict[int, float] = {}
+        for index, item in enumerate(prepared[1:], start=1):
+            pattern = item.pattern
+            if item.alone or pattern.num_qubits > len(free):
+                continue
+            need = item.need(self.default_budget)
+            # Its placements estimated in prepare first (the solo one first): no search.
+            fitted = next(
+                (o for o in item.options if o.success >= need and free.issuperset(o.mapping)),
+                None,
+            )
+            if fitted is None:
+                if failed.get(id(pattern), float("inf")) <= need:
+                    continue
+                search = self.device.search(pattern, free, self.search_limit, linked=item.linked)
+                fitted = self._best(item, search, need)
+                if fitted is None:
+                    failed[id(pattern)] = min(need, failed.get(id(pattern), float("inf")))
+                    continue
+            items.append(fitted)
+            placed.add(index)
+            free -= self.device.blocked(fitted.mapping)
+            if not free:
+                break
+        return placed
+
+    def _best(
+        self,
+        item: Prepared,
+        search: Search,
+        need: float,
+        slot: Slot | None = None,
+        horizon: float = 0.0,
+    ) -> Fitted | None:
+        """The first of the best-ranked placements whose estimate meets ``need``.
+
+        With ``slot``, the placement is appended after the slot's programs: it pays
+        resets of the qubits they used, and must end by ``horizon``.
+        """
+        reset_cost = self.device.model.reset_cost
+        for mapping, cost in list(zip(search.mappings, search.costs, strict=True))[:TRIES]:
+            reused = sorted(slot.used.intersection(mapping)) if slot else []
+            if item.forecast(cost + sum(reset_cost[q] for q in reused)) < need * SLACK:
+                continue  # not worth building
+            if slot is None:
+                fitted = self._fit(item.program, item.pattern, mapping)
+            else:
+                fitted = self._fit(
+                    item.program,
+                    item.pattern,
+                    mapping,
+                    start_s=slot.end_s,
+                    resets=reused,
+                    barrier=sorted(slot.qubits),
+                )
+                if slot.end_s + fitted.duration_s > horizon:
+                    continue
+            if fitted.success >= need:
+                return fitted
+        return None
+
+    def _append_in_time(
+        self, prepared: list[Prepared], items: list[Fitted], placed: set[int]
+    ) -> None:
+        horizon = max(item.duration_s for item in items)
+        slots = [
+            Slot(frozenset(item.mapping), item.duration_s, set(item.mapping)) for item in items
+        ]
+        #: (pattern, slot) pairs that failed, with the least need they failed at.
+        failed: dict[tuple[int, int], float] = {}
+        for index, item in enumerate(prepared):
+            need = item.need(self.default_budget)
+            if index in placed or item.alone:
+                continue
+            for slot in sorted(slots, key=lambda s: s.end_s):
+                key = (id(item.pattern), id(slot))
+                if (
+                    slot.appends >= self.appends_per_slot
+                    or len(slot.qubits) < item.pattern.num_qubits
+                    or slot.end_s + self._reset_s + item.solo.duration_s > horizon
+                    or failed.get(key, float("inf")) <= need
+                ):
+                    continue
+                search = self.device.search(
+                    item.pattern, slot.qubits, self.search_limit, linked=item.linked
+                )
+                fitted = self._best(item, search, need, slot, horizon)
+                if fitted is None:
+                    failed[key] = min(need, failed.get(key, float("inf")))
+                    continue
+                items.append(fitted)
+                slot.end_s += fitted.duration_s
+                slot.used |= set(fitted.mapping)
+                slot.appends += 1
+                break
+
+    @functools.cached_property
+    def _reset_s(self) -> float:
+        """The shortest reset on the device: appends that cannot fit even so are skipped unbuilt."""
+        if "reset" not in self.target:
+            return 0.0
+        durations = [p.duration for p in self.target["reset"].values() if p and p.duration]
+        return min(durations, default=0.0)
+
+    # -- the bound ------------------------------------------------------------
+
+    def lower_bound_batches(self, programs: Sequence[Program]) -> int:
+        """A lower bound on the batches any isolating packer needs for ``programs`` (see bound.py)."""
+        demands = []
+        for program in programs:
+            item = self.prepared[program.id]
+            k = item.pattern.num_qubits
+            buffer = item.buffer if item.exact_buffer else int(k < self.device.num_qubits)
+            demands.append(
+                Demand(k, buffer if self.device.coupled else 0, item.solo.duration_s, item.alone)
+            )
+        appends = self.appends_per_slot if self.time_packing else 0
+        return lower_bound_batches(demands, self.device.num_qubits, self.device.max_degree, appends)

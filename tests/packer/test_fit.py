@@ -1,0 +1,195 @@
+"""The ``fit`` packer: isolation on any device, FIFO, the fidelity budget, correct counts."""
+
+from __future__ import annotations
+
+import functools
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from qiskit import QuantumCircuit
+from qiskit_aer import AerSimulator
+from qiskit_ibm_runtime.fake_provider import FakeBrisbane, FakeFez, FakeManilaV2, FakeTorino
+
+from streamflow_quantum.backends.base import estimate_duration_s
+from streamflow_quantum.core.model import Batch, Program
+from streamflow_quantum.packing.fidelity import success_probability
+from streamflow_quantum.packing.fit.bound import Demand, lower_bound_batches
+from streamflow_quantum.packing.fit.policy import FitPolicy
+from streamflow_quantum.packing.registry import POLICIES, policy_options
+from tests.packer.conftest import drain, random_program, unsupported
+
+DEVICES = {"brisbane": FakeBrisbane, "torino": FakeTorino, "fez": FakeFez, "manila": FakeManilaV2}
+
+
+@functools.cache
+def device(name: str) -> object:
+    return DEVICES[name]()
+
+
+def fit_policy(target: object, **options: object) -> FitPolicy:
+    """The registered ``fit`` policy, options defaulted and checked as the qpu config does."""
+    cls = POLICIES.get("fit")
+    assert cls is FitPolicy
+    return FitPolicy(target, **policy_options("fit", options))  # type: ignore[arg-type]
+
+
+def ghz(width: int, name: str = "") -> QuantumCircuit:
+    circuit = QuantumCircuit(width, width, name=name or f"ghz{width}")
+    circuit.h(0)
+    for q in range(width - 1):
+        circuit.cx(q, q + 1)
+    circuit.measure(range(width), range(width))
+    return circuit
+
+
+def prepared_queue(policy: FitPolicy, programs: list[Program]) -> list[Program]:
+    for program in programs:
+        policy.prepare(program)
+    return programs
+
+
+def assert_isolated_and_valid(batch: Batch, target: object, edges: set[tuple[int, int]]) -> None:
+    """Valid gates on their qubits; programs that overlap in time share no qubit and no edge."""
+    assert unsupported(batch.composite, target) == []
+    spans = []
+    for placement in batch.placements:
+        assert unsupported(placement.circuit, target) == []
+        duration = estimate_duration_s(placement.circuit, target) or 0.0
+        spans.append((placement.start_s, placement.start_s + duration, set(placement.qubits)))
+    for i, (start_a, end_a, a) in enumerate(spans):
+        for start_b, end_b, b in spans[i + 1 :]:
+            if start_a < end_b and start_b < end_a:  # the same time layer
+                assert not a & b
+                assert not any((min(p, q), max(p, q)) in edges for p in a for q in b)
+
+
+def coupling_edges(target: object) -> set[tuple[int, int]]:
+    return {(min(a, b), max(a, b)) for a, b in target.build_coupling_map().get_edges()}
+
+
+@pytest.mark.parametrize("name", sorted(DEVICES))
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    widths=st.lists(st.integers(1, 6), min_size=2, max_size=9),
+    seed=st.integers(0, 10_000),
+    budget=st.sampled_from([0.0, 0.1, 1.0]),
+    time_packing=st.booleans(),
+)
+def test_no_edge_joins_two_programs_of_one_time_layer(name, widths, seed, budget, time_packing):
+    target = device(name).target
+    policy = fit_policy(target, timePacking=time_packing)
+    widths = [min(w, target.num_qubits) for w in widths]
+    queue = [random_program(w, seed + i) for i, w in enumerate(widths)]
+    for program in queue:
+        program.fidelity_budget = budget
+    batches = drain(policy, prepared_queue(policy, queue))
+    edges = coupling_edges(target)
+    for batch in batches:
+        assert batch.composite.num_qubits == target.num_qubits
+        assert_isolated_and_valid(batch, target, edges)
+
+
+def test_fifo_head_in_every_batch_and_never_later_than_serial():
+    target = device("brisbane").target
+    policy = fit_policy(target)
+    widths = [1, 2, 3, 4, 5, 6, 8, 10, 12]
+    queue = [random_program(widths[i % len(widths)], 300 + i) for i in range(30)]
+    for i, program in enumerate(queue):
+        program.fidelity_budget = [0.0, 0.1, 1.0][i % 3]
+    batches = drain(policy, prepared_queue(policy, queue))
+    remaining, batch_of = list(queue), {}
+    for index, batch in enumerate(batches):
+        assert remaining[0] in batch.programs
+        for program in batch.programs:
+            batch_of[program.id] = index
+        remaining = [p for p in remaining if p.id not in batch_of]
+    assert all(batch_of[p.id] <= i for i, p in enumerate(queue))
+    assert len(batches) < len(queue)
+    assert policy.lower_bound_batches(queue) <= len(batches)
+
+
+@pytest.mark.parametrize("budget", [0.0, 0.1])
+def test_budget_bounds_each_placement_against_its_solo_estimate(budget):
+    target = device("brisbane").target
+    policy = fit_policy(target)
+    queue = [random_program([2, 3, 4, 5][i % 4], 500 + i) for i in range(24)]
+    for program in queue:
+        program.fidelity_budget = budget
+    batches = drain(policy, prepared_queue(policy, queue))
+    shared = 0
+    for batch in batches:
+        shared += len(batch.placements) > 1
+        for placement in batch.placements:
+            solo = policy.prepared[placement.program.id].solo.success
+            assert success_probability(placement.circuit, target) >= (1 - budget) * solo
+    assert shared  # the budget still lets programs share batches
+
+
+@pytest.mark.parametrize("name", ["fez", "torino"])
+def test_a_12_qubit_program_shares_its_batch_on_heron(name):
+    target = device(name).target
+    policy = fit_policy(target)
+    queue = [Program("ghz12", ghz(12), 1000)] + [
+        Program(f"ghz{w}-{i}", ghz(w), 1000) for i, w in enumerate([3, 2, 4, 3, 5])
+    ]
+    batch = policy.next_batch(prepared_queue(policy, queue))
+    assert queue[0] in batch.programs
+    assert len(batch.placements) >= 3
+    assert_isolated_and_valid(batch, target, coupling_edges(target))
+
+
+def test_packed_ghz_counts_are_exact_on_an_ideal_simulator():
+    backend = FakeBrisbane()
+    simulator = AerSimulator.from_backend(backend, noise_model=None, method="matrix_product_state")
+    policy = fit_policy(backend.target, timePacking=True, appendsPerSlot=2)
+    # A long program first, so that short ones are appended in its shadow.
+    long = QuantumCircuit(6, 6, name="long")
+    long.h(0)
+    for q in range(5):
+        long.cx(q, q + 1)
+    for _ in range(10):  # barriers keep the compiler from cancelling the pairs
+        long.barrier()
+        long.cx(0, 1)
+        long.barrier()
+        long.cx(0, 1)
+    long.measure(range(6), range(6))
+    queue = [Program("long", long, 2000)] + [
+        Program(f"ghz{w}-{i}", ghz(w), 2000) for i, w in enumerate([2, 3, 4, 5, 3, 2] * 6)
+    ]
+    for program in queue:
+        program.fidelity_budget = 1.0
+    batch = policy.next_batch(prepared_queue(policy, queue))
+    assert any(p.start_s > 0 for p in batch.placements)
+    assert len(batch.placements) > 10
+    counts = simulator.run(batch.composite, shots=2000, seed_simulator=3).result().get_counts()
+    for placement, part in zip(batch.placements, batch.split_counts(counts), strict=True):
+        width = placement.program.circuit.num_clbits
+        expected = {"0" * width, "1" * width}
+        assert set(part) <= expected, placement.program.name
+        assert set(part) == expected  # both outcomes, about half each at 2000 shots
+
+
+def test_lower_bound_from_qubit_time_area():
+    # 4 programs of 5 qubits (buffer 3 on a degree-3 device: 6 qubit-units each),
+    # each 1 us long, on 10 qubits: area 24 qubit-us, 10 per batch of 1 us: 3 batches.
+    demands = [Demand(5, 3, 1e-6) for _ in range(4)]
+    assert lower_bound_batches(demands, 10, 3) == 3
+    # One long program makes one batch long enough for all of them.
+    assert lower_bound_batches([*demands, Demand(1, 0, 10e-6)], 10, 3) == 1
+    assert lower_bound_batches([Demand(1, 0, 1e-6, alone=True)] * 2, 10, 3) == 2
+    # Space: 6 qubit-units each on 10 qubits; with one append per slot, 41 qubits over 2 x 10.
+    assert lower_bound_batches([*demands, Demand(1, 0, 10e-6)], 10, 3, 0) == 3
+    assert lower_bound_batches(demands, 10, 3, 1) == 3
+    assert lower_bound_batches([*demands, *demands, Demand(1, 0, 10e-6)], 10, 3, 1) == 3
+
+
+def test_ideal_simulator_without_coupling_map_packs_without_buffers():
+    simulator = AerSimulator()
+    policy = fit_policy(simulator.target)
+    queue = [random_program(w, seed, shots=2000) for seed, w in enumerate([3, 5, 2, 4, 1, 6])]
+    batch = policy.next_batch(prepared_queue(policy, queue))
+    assert len(batch.placements) == len(queue)
+    used = [q for p in batch.placements for q in p.qubits]
+    assert len(used) == len(set(used))
+    assert unsupported(batch.composite, simulator.target) == []
