@@ -4,10 +4,16 @@ The experiment of "Three ways to share a QPU" (section 4.3.1, Figures 7-8): N
 identical BBQ-MIS colouring jobs on one graph start at once; after every quantum
 execution each sleeps k x its quantum time (the classical load). Policies:
 
-- exclusive: each job holds the QPU for its whole run (one QPU license: a Slurm job
-  with ``--licenses=qpu:<all>``, or a file lock where no Slurm controller answers);
-- vqpu: jobs share the QPU in time through one standalone broker, FIFO, serial;
+- exclusive: each job holds the QPU for its whole run: a Slurm job holding the
+  licence ``qpu_exclusive``, of which there is one copy (``--exclusive-via lock``:
+  a file lock instead, without Slurm);
+- vqpu: every job is a Slurm job holding one copy of the licence ``vqpu`` (N jobs,
+  N copies in use at once); they share the QPU in time through one standalone
+  broker, FIFO, serial;
 - vqpu+packing: the same broker with HyperQ space-time packing.
+
+Each point is run ``--runs`` times (default 5); rows hold each figure's mean and
+``<figure>_sd``.
 
 The QPU is Aer under design.md's device-time clock (see vqpu_qpu.py and
 docs/vqpu.md). The baseline ``exclusive_total_s`` is N x the exclusive N=1 total
@@ -34,6 +40,8 @@ from typing import Any
 from streamflow_quantum.bench.packer import Clock
 from streamflow_quantum.bench.vqpu_metrics import JobRecord, summarise
 from streamflow_quantum.bench.vqpu_qpu import SharedQPU
+from streamflow_quantum.bench.vqpu_runs import aggregate, mean_sd, provenance
+from streamflow_quantum.cluster.config import EXCLUSIVE_LICENSE, VQPU_LICENSE
 from streamflow_quantum.cluster.records import sbatch
 
 #: Policy -> the broker's packing policy.
@@ -42,6 +50,17 @@ DEFAULT_GRAPH = Path(__file__).resolve().parents[2] / "workflows" / "coloring" /
 TARGET = {"policy": "vqpu+packing", "n": 8, "k": 2.0, "ratio": 0.25, "occupancy": 0.80}
 #: Most seconds one run may take before the benchmark gives up on it.
 RUN_TIMEOUT_S = 900.0
+#: The figures of a run averaged over the runs of a point (each gets ``<figure>_sd``).
+FIGURES = (
+    "total_s",
+    "total_over_exclusive",
+    "qpu_occupancy",
+    "qpu_busy_s",
+    "mean_queue_s",
+    "executions",
+    "batches",
+)
+VIA = ("slurm", "lock")
 
 
 class BenchError(RuntimeError):
@@ -58,6 +77,7 @@ class Settings:
     device: str
     window: float
     exclusive_via: str
+    runs: int = 5
 
     def job_command(self, i: int, k: float, record: Path, license_file: Path | None) -> list[str]:
         command = [sys.executable, "-m", "streamflow_quantum.bench.vqpu_job"]
@@ -75,13 +95,16 @@ def _failure(record: Path, log: Path) -> BenchError:
     return BenchError(f"job {record.stem} failed: {' | '.join(tail) or 'no output'}")
 
 
-def _records(paths: list[Path], launched: list[float]) -> list[JobRecord]:
+def _records(paths: list[Path], launched: list[float], via_slurm: bool) -> list[JobRecord]:
+    """The jobs' records. A Slurm job's licence wait is submission to the moment its
+    process began: loading Qiskit afterwards (and the start barrier) is not queueing."""
     records = []
     for path, at in zip(paths, launched, strict=True):
         data = json.loads(path.read_text())
         if data["code"] != 0:
             raise _failure(path, path.with_suffix(".log"))
-        records.append(JobRecord.from_dict(data | {"launched": at}))
+        queued_from = data["start"] - (data["began"] - at) if via_slurm else at
+        records.append(JobRecord.from_dict(data | {"launched": queued_from}))
     return records
 
 
@@ -126,31 +149,87 @@ def slurm_available() -> bool:
     return ping.returncode == 0 and "UP" in ping.stdout
 
 
-def qpu_licenses() -> int:
+def license_total(name: str) -> int:
+    """How many copies of licence ``name`` the Slurm cluster has."""
     shown = subprocess.run(
-        ["scontrol", "show", "licenses", "qpu"], capture_output=True, text=True, check=False
+        ["scontrol", "show", "licenses", name], capture_output=True, text=True, check=False
     )
     found = re.search(r"Total=(\d+)", shown.stdout)
     if found is None:
         raise BenchError(
-            "the Slurm cluster has no qpu license; run `sfq cluster up` or use --exclusive-via lock"
+            f"the Slurm cluster has no {name} licence: run `sfq cluster up` (it adds "
+            f"{EXCLUSIVE_LICENSE}:1 and {VQPU_LICENSE}:N to a running cluster) or use "
+            "--exclusive-via lock"
         )
     return int(found.group(1))
 
 
+def licence_for(policy: str, n: int) -> str:
+    """The licence each job of ``policy`` holds: the one ``qpu_exclusive`` copy, or one
+    of the ``vqpu`` copies (there must be at least N, so that all N jobs run at once)."""
+    if policy == "exclusive":
+        if (total := license_total(EXCLUSIVE_LICENSE)) != 1:
+            raise BenchError(f"{EXCLUSIVE_LICENSE} has {total} copies; exclusive needs exactly 1")
+        return f"{EXCLUSIVE_LICENSE}:1"
+    if (total := license_total(VQPU_LICENSE)) < n:
+        raise BenchError(f"{VQPU_LICENSE} has {total} copies, fewer than N = {n} jobs")
+    return f"{VQPU_LICENSE}:1"
+
+
+def _squeue(ids: list[str]) -> list[str]:
+    return subprocess.run(
+        ["squeue", "-h", "-o", "%i", "-j", ",".join(ids)],
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout.split()
+
+
+def _wait_files(files: list[Path], ids: list[str], records: list[Path], deadline: float) -> None:
+    """Until every file exists; a job that left the queue without its file failed."""
+    while not all(f.exists() for f in files):
+        queued = _squeue(ids)
+        lost = [
+            (f, r)
+            for f, r, i in zip(files, records, ids, strict=True)
+            if i not in queued and not f.exists()
+        ]
+        if lost:
+            time.sleep(1.0)  # the file may land just after the job leaves the queue
+            if missing := [r for f, r in lost if not f.exists()]:
+                subprocess.run(["scancel", *ids], check=False)
+                raise _failure(missing[0], missing[0].with_suffix(".log"))
+        if time.monotonic() > deadline:
+            subprocess.run(["scancel", *ids], check=False)
+            raise BenchError(f"Slurm jobs {','.join(ids)} not done after {RUN_TIMEOUT_S:g} s")
+        time.sleep(0.1)
+
+
 def run_slurm(
-    commands: list[list[str]], env: dict[str, str], logs: list[Path], records: list[Path]
-) -> list[float]:
-    """One sbatch per job holding every qpu license: one job on the QPU at a time."""
-    licenses = qpu_licenses()
+    commands: list[list[str]],
+    env: dict[str, str],
+    logs: list[Path],
+    records: list[Path],
+    licence: str,
+    barrier: Path | None,
+) -> tuple[list[float], list[int]]:
+    """One sbatch per job holding ``licence``. Jobs may share a compute node
+    (``--oversubscribe``): the licence alone decides how many run at once. With a
+    ``barrier`` (the shared policies) every job loads Qiskit, then all start together."""
     launched, ids = [], []
-    for command, log in zip(commands, logs, strict=True):
+    for base, log, record in zip(commands, logs, records, strict=True):
+        command = base
+        if barrier is not None:
+            ready = ["--ready", str(record.with_suffix(".ready")), "--go", str(barrier)]
+            command = [*base[:3], *ready, *base[3:]]
         options = [
             "--job-name=sfq-vqpu",
             "--partition=compute",
             "--nodes=1",
-            f"--licenses=qpu:{licenses}",
+            "--oversubscribe",
+            f"--licenses={licence}",
             f"--output={log}",
+            f"--chdir={record.parent}",
         ]
         try:
             ids.append(str(sbatch(options, shlex.join(command), env)))
@@ -158,23 +237,11 @@ def run_slurm(
             raise BenchError(str(e)) from None
         launched.append(time.time())
     deadline = time.monotonic() + RUN_TIMEOUT_S
-    while not all(r.exists() for r in records):
-        queued = subprocess.run(
-            ["squeue", "-h", "-o", "%i", "-j", ",".join(ids)],
-            capture_output=True,
-            text=True,
-            check=False,
-        ).stdout.split()
-        lost = [r for r, i in zip(records, ids, strict=True) if i not in queued and not r.exists()]
-        if lost and not all(r.exists() for r in lost):
-            time.sleep(1.0)  # the record may land just after the job leaves the queue
-            if missing := [r for r in lost if not r.exists()]:
-                raise _failure(missing[0], missing[0].with_suffix(".log"))
-        if time.monotonic() > deadline:
-            subprocess.run(["scancel", *ids], check=False)
-            raise BenchError(f"Slurm jobs {','.join(ids)} not done after {RUN_TIMEOUT_S:g} s")
-        time.sleep(0.2)
-    return launched
+    if barrier is not None:
+        _wait_files([r.with_suffix(".ready") for r in records], ids, records, deadline)
+        barrier.touch()
+    _wait_files(records, ids, records, deadline)
+    return launched, [int(i) for i in ids]
 
 
 def run_once(policy: str, n: int, k: float, qpu: SharedQPU, settings: Settings) -> dict[str, Any]:
@@ -182,21 +249,32 @@ def run_once(policy: str, n: int, k: float, qpu: SharedQPU, settings: Settings) 
     env = {key: v for key, v in os.environ.items() if not key.startswith("SFQ_")} | qpu.env
     assert qpu.qpu is not None
     qpu.qpu.take_intervals()
+    via_slurm = settings.exclusive_via == "slurm"
+    jobs_ids: list[int] = []
     with tempfile.TemporaryDirectory(prefix="sfq-vqpu-") as tmp:
         records = [Path(tmp, f"job-{i}.json") for i in range(n)]
         logs = [r.with_suffix(".log") for r in records]
-        via_slurm = policy == "exclusive" and settings.exclusive_via == "slurm"
         license_file = Path(tmp, "qpu.license") if policy == "exclusive" and not via_slurm else None
         commands = [settings.job_command(i, k, r, license_file) for i, r in enumerate(records)]
         if via_slurm:
-            launched = run_slurm(commands, env, logs, records)
+            # exclusive jobs start one by one as the licence frees; the others all at once
+            barrier = None if policy == "exclusive" else Path(tmp, "go")
+            licence = licence_for(policy, n)
+            launched, jobs_ids = run_slurm(commands, env, logs, records, licence, barrier)
         else:
+            licence = "lock" if policy == "exclusive" else "none"
             launched = run_local(commands, env, logs)
         missing = [r for r in records if not r.exists()]
         if missing:
             raise _failure(missing[0], missing[0].with_suffix(".log"))
-        jobs = _records(records, launched)
-    return {"policy": policy, "n": n, "k": k} | summarise(jobs, qpu.qpu.take_intervals())
+        jobs = _records(records, launched, via_slurm)
+    return {
+        "policy": policy,
+        "n": n,
+        "k": k,
+        "licence": licence,
+        "slurm_jobs": jobs_ids,
+    } | summarise(jobs, qpu.qpu.take_intervals())
 
 
 def grid(policies: list[str], ns: list[int], quick: bool) -> list[tuple[str, int]]:
@@ -205,6 +283,25 @@ def grid(policies: list[str], ns: list[int], quick: bool) -> list[tuple[str, int
     if not quick:
         return [(policy, n) for policy in policies for n in ns]
     return [(policy, n) for policy in policies for n in ns if (n == 1) == (policy == "exclusive")]
+
+
+def point_row(
+    runs: list[dict[str, Any]], n: int, t1_totals: list[float], via: str
+) -> dict[str, Any]:
+    """One point's row from its runs. t1 is the mean exclusive N=1 total at the same k;
+    each run's ratio is its total over N x t1, and the row holds their mean and spread."""
+    t1, t1_sd = mean_sd(t1_totals)
+    per_run = [run | {"total_over_exclusive": run["total_s"] / (n * t1)} for run in runs]
+    row = aggregate(per_run, FIGURES)
+    row["runtimes_s"] = [x for run in runs for x in run["runtimes_s"]]
+    row["slurm_jobs"] = [j for run in runs for j in run.get("slurm_jobs", [])]
+    return row | {
+        "exclusive_via": via,
+        "exclusive_total_s": n * t1,
+        "exclusive_total_s_sd": n * t1_sd,
+        "t1_s": t1,
+        "t1_s_sd": t1_sd,
+    }
 
 
 def measure(
@@ -218,23 +315,26 @@ def measure(
             for p in packings
         }
         for k in ks:
-            alone = run_once("exclusive", 1, k, qpus["serial"], settings)
-            t1 = alone["total_s"]
+            alone = [
+                run_once("exclusive", 1, k, qpus["serial"], settings) for _ in range(settings.runs)
+            ]
+            t1_totals = [run["total_s"] for run in alone]
             for policy, n in pairs:
-                row = (
+                runs = (
                     alone
                     if (policy, n) == ("exclusive", 1)
-                    else run_once(policy, n, k, qpus[POLICIES[policy]], settings)
+                    else [
+                        run_once(policy, n, k, qpus[POLICIES[policy]], settings)
+                        for _ in range(settings.runs)
+                    ]
                 )
-                row = row | {
-                    "exclusive_total_s": n * t1,
-                    "total_over_exclusive": row["total_s"] / (n * t1),
-                    "t1_s": t1,
-                }
+                row = point_row(runs, n, t1_totals, settings.exclusive_via)
                 results.append(row)
                 print(
-                    f"  {policy:12} N={n} k={k:g}: {row['total_s']:.1f} s, "
-                    f"{row['total_over_exclusive']:.2f} x N*t1",
+                    f"  {policy:12} N={n} k={k:g}: {row['total_s']:.1f} ± {row['total_s_sd']:.1f} s, "
+                    f"{row['total_over_exclusive']:.2f} ± {row['total_over_exclusive_sd']:.2f} x N*t1, "
+                    f"occupancy {row['qpu_occupancy']:.0%} ± {row['qpu_occupancy_sd']:.0%} "
+                    f"({row['runs']} runs)",
                     flush=True,
                 )
     return results
@@ -242,17 +342,19 @@ def measure(
 
 def table(results: list[dict[str, Any]]) -> str:
     lines = [
-        f"{'policy':12} {'N':>2} {'k':>3} {'total s':>8} {'N*t1 s':>8} {'ratio':>6} "
-        f"{'occupancy':>9} {'queue s':>8} {'QPU s':>7} {'batches':>7} {'runtime s min/med/max':>22}"
+        f"{'policy':12} {'N':>2} {'k':>3} {'runs':>4} {'total s':>12} {'N*t1 s':>8} "
+        f"{'ratio':>11} {'occupancy':>13} {'queue s':>8} {'QPU s':>7} {'batches':>7} "
+        f"{'runtime s min/med/max':>22}"
     ]
     for r in results:
         runtimes = sorted(r["runtimes_s"])
         spread = f"{runtimes[0]:.1f}/{runtimes[len(runtimes) // 2]:.1f}/{runtimes[-1]:.1f}"
         lines.append(
-            f"{r['policy']:12} {r['n']:>2} {r['k']:>3g} {r['total_s']:>8.1f} "
-            f"{r['exclusive_total_s']:>8.1f} {r['total_over_exclusive']:>6.2f} "
-            f"{r['qpu_occupancy']:>9.1%} {r['mean_queue_s']:>8.2f} {r['qpu_busy_s']:>7.1f} "
-            f"{r['batches']:>7} {spread:>22}"
+            f"{r['policy']:12} {r['n']:>2} {r['k']:>3g} {r['runs']:>4} "
+            f"{r['total_s']:>6.1f} ± {r['total_s_sd']:<4.1f}{r['exclusive_total_s']:>8.1f} "
+            f"{r['total_over_exclusive']:>5.2f} ± {r['total_over_exclusive_sd']:<4.2f}"
+            f"{r['qpu_occupancy']:>6.1%} ± {r['qpu_occupancy_sd']:<4.1%}{r['mean_queue_s']:>8.2f} "
+            f"{r['qpu_busy_s']:>7.1f} {r['batches']:>7.1f} {spread:>22}"
         )
     return "\n".join(lines)
 
@@ -273,8 +375,9 @@ def target_line(results: list[dict[str, Any]]) -> str:
     if row is None:
         return f"{head}: not in this grid (run without --quick)"
     return (
-        f"{head}: measured {row['total_over_exclusive']:.2f}x and {row['qpu_occupancy']:.0%} "
-        f"(the paper gives curves only, Figures 7-8)"
+        f"{head}: measured {row['total_over_exclusive']:.2f}x ± {row['total_over_exclusive_sd']:.2f} "
+        f"and {row['qpu_occupancy']:.0%} ± {row['qpu_occupancy_sd']:.0%} over {row['runs']} runs, "
+        f"exclusive via {row['exclusive_via']} (the paper gives curves only, Figures 7-8)"
     )
 
 
@@ -323,15 +426,19 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--exclusive-via",
-        choices=["auto", "slurm", "lock"],
-        default="auto",
-        help="one QPU license as a Slurm license (auto: when a controller answers) or a file lock",
+        choices=VIA,
+        default="slurm",
+        help="slurm (default): every job a Slurm job holding its licence (qpu_exclusive:1 or "
+        "vqpu:1); lock: local processes, exclusive by a file lock (no Slurm needed)",
     )
+    parser.add_argument("--runs", type=int, default=5, help="runs per point, averaged (default 5)")
     parser.add_argument("--plots", type=Path, help="also draw Figures 7-8 as PNGs in this folder")
     return parser
 
 
 def main(argv: list[str]) -> int:
+    argv = list(argv)
+    meta = provenance("vqpu", argv)
     parser = _parser()
     args = parser.parse_args(argv)
     policies = args.policies.split(",")
@@ -344,9 +451,9 @@ def main(argv: list[str]) -> int:
     if min(ns) < 1 or min(ks) < 0:
         parser.error("--n must be at least 1 and --k at least 0")
     via = args.exclusive_via
-    if via == "auto":
-        via = "slurm" if slurm_available() else "lock"
-    elif via == "slurm" and not slurm_available():
+    if args.runs < 1:
+        parser.error("--runs must be at least 1")
+    if via == "slurm" and not slurm_available():
         parser.error(
             "no Slurm controller answers; run `sfq cluster up` or use --exclusive-via lock"
         )
@@ -361,6 +468,7 @@ def main(argv: list[str]) -> int:
         device=args.device,
         window=args.window,
         exclusive_via=via,
+        runs=args.runs,
     )
     print(
         f"{settings.device} under the device-time clock (overhead {clock.overhead_s} s, "
@@ -372,10 +480,19 @@ def main(argv: list[str]) -> int:
     except BenchError as error:
         print(f"sfq bench vqpu: {error}", file=sys.stderr)
         return 1
+    settings_all = asdict(settings) | {
+        "n": ns,
+        "k": ks,
+        "policies": policies,
+        "grid": "quick (exclusive at N=1 only)" if args.quick else "full",
+    }
+    args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(
         json.dumps(
-            {"clock": asdict(clock), "settings": asdict(settings), "results": results}, indent=2
+            meta | {"clock": asdict(clock), "settings": settings_all, "results": results},
+            indent=2,
         )
+        + "\n"
     )
     print(table(results))
     print(target_line(results))

@@ -7,10 +7,12 @@ It runs ``sfq coloring solve`` (the functions the workflow's steps call) against
 the QPU named by ``SFQ_BROKER`` and, like the paper's jobs, sleeps ``k`` times the
 quantum execution time after every quantum execution: the colouring CLI is
 given a sampler that wraps the broker client's ``sample`` and then sleeps.
-``--license`` holds an exclusive lock on a file for the whole run (a Slurm
-license with one copy, without Slurm); ``--wait-go`` prints ``ready`` once
-Qiskit is loaded and starts when a line arrives on stdin, so that N jobs start at
-once. The record is JSON: start, end and each execution's broker times.
+As a Slurm job (the default) the job holds its licence from Slurm; ``--license``
+instead holds an exclusive lock on a file for the whole run (one licence without
+Slurm, an explicit option). ``--wait-go`` prints ``ready`` once Qiskit is loaded
+and starts when a line arrives on stdin; ``--ready FILE --go FILE`` do the same
+through files, for Slurm jobs: both let N jobs start at once. The record is JSON:
+when the process began, start, end and each execution's broker times.
 """
 
 from __future__ import annotations
@@ -49,7 +51,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--license", help="a lock file held for the whole run")
     parser.add_argument("--wait-go", action="store_true")
     parser.add_argument("solve", nargs=argparse.REMAINDER, help="-- sfq coloring solve options")
+    parser.add_argument("--ready", help="create this file once loaded (with --go)")
+    parser.add_argument("--go", help="then start once this file exists")
     args = parser.parse_args(argv)
+    began = time.time()
 
     from streamflow_quantum.applications.coloring import cli as coloring
     from streamflow_quantum.broker.client import sample
@@ -76,12 +81,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.wait_go:
         print("ready", flush=True)
         sys.stdin.readline()
+    if args.go:
+        if args.ready:
+            Path(args.ready).touch()
+        while not Path(args.go).exists():
+            time.sleep(0.01)
     with exclusive_license(args.license):
         start = time.time()
         code = coloring.main(["solve", *(a for a in args.solve if a != "--")], sample_then_sleep)
         end = time.time()
     Path(args.record).write_text(
-        json.dumps({"start": start, "end": end, "executions": executions, "code": code})
+        json.dumps(
+            {"began": began, "start": start, "end": end, "executions": executions, "code": code}
+        )
     )
     return code
 

@@ -76,7 +76,9 @@ def draw(results: list[dict[str, Any]], folder: Path) -> list[Path]:
             for body in parts["bodies"]:
                 body.set_facecolor(f"C{i + 3}")
             for position, row in zip(positions, rows, strict=True):
-                bottom.scatter([position] * row["n"], row["runtimes_s"], s=8, color="k")
+                bottom.scatter(
+                    [position] * len(row["runtimes_s"]), row["runtimes_s"], s=8, color="k"
+                )
             bottom.plot([], [], color=f"C{i + 3}", label=policy)
         bottom.plot(ns, baseline, color="grey", linestyle=(0, (6, 3)), label="N x t1")
         bottom.set(title=f"(e) per-job runtimes, k={k:g}", xlabel="N", ylabel="s", xticks=ns)

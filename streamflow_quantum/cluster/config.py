@@ -17,6 +17,14 @@ from pathlib import Path
 #: First line of every slurm.conf we write: ``up`` never overwrites a file without it.
 MARKER = "# Written by `sfq cluster up`; `sfq cluster up` rewrites it, edit the options instead."
 QUANTUM_NODE = "q1"
+#: One copy: a job holding it has the QPU to itself (co-scheduling, `sfq bench vqpu` exclusive).
+EXCLUSIVE_LICENSE = "qpu_exclusive"
+#: Virtual QPUs: N jobs at once each hold one copy and share the QPU in time (`sfq bench vqpu`).
+VQPU_LICENSE = "vqpu"
+VQPU_LICENSES = 8
+#: Jobs that ask for it (``--oversubscribe``) may share a compute node, up to this many per
+#: node: the vQPU benchmark's N client jobs. Every other job still gets whole nodes.
+OVERSUBSCRIBE = 8
 
 
 def slurm_conf() -> Path:
@@ -58,6 +66,11 @@ class ClusterSpec:
     def to_dict(self) -> dict[str, int | str]:
         return asdict(self)
 
+    @property
+    def licenses(self) -> str:
+        """The ``Licenses=`` value: the workflows' ``qpu`` pool first, as before."""
+        return f"qpu:{self.qpu_licenses},{EXCLUSIVE_LICENSE}:1,{VQPU_LICENSE}:{VQPU_LICENSES}"
+
 
 def render_slurm_conf(spec: ClusterSpec, state: Path) -> str:
     ports = spec.ports()
@@ -83,7 +96,7 @@ MpiDefault=none
 ReturnToService=2
 SchedulerType=sched/backfill
 SelectType=select/linear
-Licenses=qpu:{spec.qpu_licenses}
+Licenses={spec.licenses}
 JobCompType=jobcomp/filetxt
 JobCompLoc={state}/jobcomp.log
 AccountingStorageType=accounting_storage/none
@@ -95,6 +108,6 @@ KillWait=5
 MinJobAge=300
 NodeName={compute} NodeHostname={spec.hostname} Port={compute_ports} CPUs=1 State=UNKNOWN
 NodeName={QUANTUM_NODE} NodeHostname={spec.hostname} Port={ports[QUANTUM_NODE]} CPUs=1 State=UNKNOWN
-PartitionName=compute Nodes={compute} Default=YES MaxTime=INFINITE State=UP
+PartitionName=compute Nodes={compute} Default=YES MaxTime=INFINITE OverSubscribe=YES:{OVERSUBSCRIBE} State=UP
 PartitionName=quantum Nodes={QUANTUM_NODE} MaxTime=INFINITE State=UP
 """

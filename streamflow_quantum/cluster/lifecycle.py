@@ -143,6 +143,24 @@ def _write_conf(spec: ClusterSpec) -> None:
     conf.write_text(render_slurm_conf(spec, state_dir()))
 
 
+def _reconfigure(spec: ClusterSpec) -> bool:
+    """Bring a running cluster's slurm.conf up to date (e.g. a licence name added since it
+    started) without stopping a daemon: rewrite it and ``scontrol reconfigure``, which
+    re-reads licences and partitions in place; running and queued jobs are kept.
+    Returns whether anything changed."""
+    conf = slurm_conf()
+    if conf.exists() and conf.read_text() == render_slurm_conf(spec, state_dir()):
+        return False
+    _write_conf(spec)
+    done = subprocess.run(["scontrol", "reconfigure"], capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise ClusterError(
+            f"`scontrol reconfigure` failed ({done.stderr.strip() or done.returncode}) after "
+            f"updating {conf}: see {state_dir() / 'log' / 'slurmctld.log'}"
+        )
+    return True
+
+
 def _spawn(argv: list[str], log: str, **kwargs) -> int:
     with (state_dir() / "log" / log).open("ab") as out:
         process = subprocess.Popen(
@@ -229,8 +247,13 @@ def up(spec: ClusterSpec) -> str:
     slurm = {key: pid for key, pid in live.items() if key != "munged"}
     expected = {"slurmctld", *(f"slurmd:{node}" for node in spec.node_names)}
     if state["spec"] == spec.to_dict() and set(slurm) == expected:
+        reconfigured = _reconfigure(spec)
         _wait_idle(spec, state)
-        return f"cluster already up: {len(spec.compute_names)} compute nodes, q1, qpu:{spec.qpu_licenses}"
+        return (
+            f"cluster already up: {len(spec.compute_names)} compute nodes, q1, "
+            f"licenses {spec.licenses}"
+            + ("; slurm.conf updated, reconfigured" if reconfigured else "")
+        )
     _stop(slurm)
     state["pids"] = {key: pid for key, pid in live.items() if key == "munged"}
     _check_no_foreign_slurm()
@@ -249,7 +272,7 @@ def up(spec: ClusterSpec) -> str:
         _save(state)
     _wait_idle(spec, state)
     return (
-        f"cluster up: compute {','.join(spec.compute_names)}, quantum q1, licenses qpu:{spec.qpu_licenses}; "
+        f"cluster up: compute {','.join(spec.compute_names)}, quantum q1, licenses {spec.licenses}; "
         f"config {slurm_conf()}, completion log {completion_log()}"
     )
 

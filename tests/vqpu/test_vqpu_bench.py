@@ -35,7 +35,8 @@ def test_two_jobs_share_the_qpu_faster_than_exclusive(tmp_path: Path) -> None:
     out = tmp_path / "vqpu.json"
     done = run_tool(
         "sfq", "bench", "vqpu", "--json", out, "--n", "2", "--k", "2", "--max-nodes", "1",
-        "--maxiter", "2", "--overhead", "0.1", "--exclusive-via", "lock", timeout=240,
+        "--maxiter", "2", "--overhead", "0.1", "--exclusive-via", "lock", "--runs", "1",
+        timeout=240,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     results = json.loads(out.read_text())["results"]
@@ -46,6 +47,7 @@ def test_two_jobs_share_the_qpu_faster_than_exclusive(tmp_path: Path) -> None:
     ]
     for row in results:
         assert set(row) >= KEYS
+        assert (row["runs"], row["exclusive_via"], row["total_s_sd"]) == (1, "lock", 0.0)
         assert 0 < row["qpu_occupancy"] <= 1
         assert len(row["runtimes_s"]) == 2
         assert row["executions"] >= 2 * 3  # one search node: two evaluations and the final sampling

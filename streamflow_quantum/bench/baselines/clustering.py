@@ -6,6 +6,14 @@ builds the QUBO and scores on the first node, and offloads the MIS solve to the
 quantum partition (a job of its own with ``--licenses=qpu:1``) while its nodes wait idle.
 Every step is the workflow's own ``sfq clustering`` step, so both do the same work.
 
+``--malleable`` is the papers' third way (DMR): the job shrinks to one node
+(``scontrol update JobId=... NumNodes=1``) before its quantum phase, so the two other
+nodes go back to Slurm while the MIS job runs and while the serial silhouette is
+scored, and grows back for the next round as DMR does without an expand: the shrunk
+job submits the next round as a new 3-node job and ends. Slurm logs the shrink itself
+(a ``RESIZING`` completion record for the 3-node part, then one for the 1-node part),
+so node-seconds still come from its own records.
+
     python -m streamflow_quantum.bench.baselines.clustering --submit --workdir DIR [options]
 """
 
@@ -13,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import shlex
 import subprocess
 import sys
@@ -26,6 +35,9 @@ from streamflow_quantum.cluster.records import sbatch
 
 NODES = 3
 JOB_NAME = "sfq-baseline"
+MALLEABLE_JOB_NAME = "sfq-malleable"
+#: Written by the malleable chain's last job: the run is over.
+MALLEABLE_DONE = "malleable.done"
 MODULE = "streamflow_quantum.bench.baselines.clustering"
 #: The step CLI as a command line, for processes started on other nodes.
 SFQ = [sys.executable, "-m", "streamflow_quantum.cli.main"]
@@ -45,6 +57,7 @@ class Options:
     quantum_delay: float = 0.0
     threshold: float = scoring.THRESHOLD
     max_rounds: int = scoring.MAX_ROUNDS
+    malleable: bool = False
 
 
 def _run_step(argv: list[str]) -> None:
@@ -97,53 +110,100 @@ def _solve_on_quantum_partition(workdir: Path, round_number: int, options: Optio
     return out
 
 
-def run(workdir: Path, options: Options) -> Path:
-    """The driver, inside a 3-node allocation; returns the final score.json."""
+#: Slurm 22.05's jobcomp/filetxt stamps a RESIZING record with the shrink time as its
+#: StartTime, losing when the job started; before shrinking, the driver saves Slurm's
+#: own StartTime of the job (``scontrol show job``) here for the benchmark to restore.
+START_FILE = "slurm-start-{job}.txt"
+
+
+def shrink_to_one_node(workdir: Path) -> None:
+    """Give back every node of this job but the first (the one running this driver)."""
+    job = os.environ["SLURM_JOB_ID"]
+    shown = subprocess.run(
+        ["scontrol", "-o", "show", "job", job], capture_output=True, text=True, check=False
+    )
+    started = re.search(r"\bStartTime=(\S+)", shown.stdout)
+    if shown.returncode != 0 or started is None:
+        raise BaselineError(f"scontrol show job {job} gave no StartTime: {shown.stderr.strip()}")
+    (workdir / START_FILE.format(job=job)).write_text(started.group(1) + "\n")
+    done = subprocess.run(
+        ["scontrol", "update", f"JobId={job}", "NumNodes=1"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise BaselineError(f"could not shrink job {job} to one node: {done.stderr.strip()}")
+
+
+def _best(workdir: Path) -> list[str]:
+    if not (workdir / "score.json").exists():
+        return []
+    return [
+        "--best-score",
+        str(workdir / "score.json"),
+        "--best-clustering",
+        str(workdir / "clustering.csv"),
+    ]
+
+
+def run(workdir: Path, options: Options, first_round: int = 1) -> Path:
+    """The driver, inside a 3-node allocation; returns the final score.json.
+
+    Malleable: shrinks to one node for the quantum phase and the score; unless the run
+    is over it then submits round ``first_round + 1`` as a new 3-node job and returns.
+    """
     if int(os.environ.get("SLURM_JOB_NUM_NODES", "0")) < NODES:
         raise BaselineError(
             f"run the baseline inside a {NODES}-node Slurm allocation, or pass --submit"
         )
     workdir.mkdir(parents=True, exist_ok=True)
     points = workdir / "points.npz"
-    source = ["--points", options.points] if options.points else []
-    _run_step(
-        ["dataset", *source, "--n-points", str(options.n_points), "--centers", str(options.centers)]
-        + ["--seed", str(options.seed), "--out", str(points)]
-    )
-    best: list[str] = []
-    for round_number in range(1, options.max_rounds + 1):
+    if first_round == 1:
+        source = ["--points", options.points] if options.points else []
+        _run_step(
+            ["dataset", *source, "--n-points", str(options.n_points)]
+            + ["--centers", str(options.centers), "--seed", str(options.seed), "--out", str(points)]
+        )
+    for round_number in range(first_round, options.max_rounds + 1):
         labels = _cluster_on_nodes(workdir, round_number)
         qubo = workdir / f"qubo-{round_number}.npz"
         _run_step(["qubo", "--labels", *map(str, labels), "--out", str(qubo)])
+        if options.malleable:
+            shrink_to_one_node(workdir)
         solution = _solve_on_quantum_partition(workdir, round_number, options)
+        best = _best(workdir)
         _run_step(
             ["score", "--points", str(points), "--qubo", str(qubo), "--mis", str(solution)]
             + ["--round", str(round_number), "--threshold", str(options.threshold)]
             + ["--max-rounds", str(options.max_rounds), "--out-dir", str(workdir), *best]
         )
-        best = [
-            "--best-score",
-            str(workdir / "score.json"),
-            "--best-clustering",
-            str(workdir / "clustering.csv"),
-        ]
         if read_score(workdir / "score.json").done:
             break
+        if options.malleable and round_number < options.max_rounds:
+            submit(workdir, options, wait=False, first_round=round_number + 1)
+            return workdir / "score.json"
+    if options.malleable:
+        (workdir / MALLEABLE_DONE).write_text(f"{os.environ.get('SLURM_JOB_ID', '')}\n")
     return workdir / "score.json"
 
 
-def submit(workdir: Path, options: Options, wait: bool = True) -> int:
-    """Submit the driver as one job holding :data:`NODES` compute nodes; returns its job id."""
+def submit(workdir: Path, options: Options, wait: bool = True, first_round: int = 1) -> int:
+    """Submit the driver as one job holding :data:`NODES` compute nodes; returns its job id.
+
+    Malleable, ``wait`` waits for this round's job only; the chain ends with
+    :data:`MALLEABLE_DONE` in ``workdir``."""
     workdir.mkdir(parents=True, exist_ok=True)
     argv = [sys.executable, "-m", MODULE, "--workdir", str(workdir), *_option_args(options)]
+    argv += ["--first-round", str(first_round)] if first_round > 1 else []
+    name = MALLEABLE_JOB_NAME if options.malleable else JOB_NAME
+    log = workdir / ("baseline.log" if first_round == 1 else f"baseline-{first_round}.log")
+    outside = {key: value for key, value in os.environ.items() if not key.startswith("SLURM_")}
     return sbatch(
-        [f"--nodes={NODES}", "--partition=compute", "--exclusive", f"--job-name={JOB_NAME}"]
-        + [
-            f"--output={workdir / 'baseline.log'}",
-            f"--chdir={workdir}",
-            *(["--wait"] if wait else []),
-        ],
+        [f"--nodes={NODES}", "--partition=compute", "--exclusive", f"--job-name={name}"]
+        + [f"--output={log}", f"--chdir={workdir}", *(["--wait"] if wait else [])],
         shlex.join(argv),
+        env=outside,
     )
 
 
@@ -158,6 +218,7 @@ def _option_args(options: Options) -> list[str]:
     ]
     args += ["--solver", options.solver, "--quantum-delay", str(options.quantum_delay)]
     args += ["--threshold", str(options.threshold), "--max-rounds", str(options.max_rounds)]
+    args += ["--malleable"] if options.malleable else []
     return args + (["--points", options.points] if options.points else [])
 
 
@@ -182,12 +243,19 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--threshold", type=float, default=Options.threshold)
     parser.add_argument("--max-rounds", type=int, default=Options.max_rounds)
+    parser.add_argument(
+        "--malleable",
+        action="store_true",
+        help="shrink to one node for each quantum phase, resubmit for the next round",
+    )
+    parser.add_argument("--first-round", type=int, default=1, help=argparse.SUPPRESS)
     return parser
 
 
 def main(argv: list[str]) -> int:
     args = vars(_parser().parse_args(argv))
     workdir, submitting = args.pop("workdir").resolve(), args.pop("submit")
+    first_round = args.pop("first_round")
     if args["points"]:
         args["points"] = str(Path(args["points"]).resolve())
     options = Options(**args)
@@ -197,7 +265,7 @@ def main(argv: list[str]) -> int:
                 f"baseline job {submit(workdir, options)} finished; score in {workdir / 'score.json'}"
             )
         else:
-            print(read_score(run(workdir, options)))
+            print(read_score(run(workdir, options, first_round)))
     except (BaselineError, RuntimeError, ValueError) as error:
         print(f"baseline: {error}", file=sys.stderr)
         return 1
