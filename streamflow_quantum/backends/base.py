@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import threading
 from abc import ABC, abstractmethod
 from collections import Counter
 from typing import TYPE_CHECKING, Any
@@ -23,6 +24,31 @@ if TYPE_CHECKING:
 def normalise_counts(counts: dict[str, int]) -> Counter[str]:
     """Counts keyed by bitstrings in Qiskit order with registers joined."""
     return Counter({key.replace(" ", ""): n for key, n in counts.items()})
+
+
+class ThreadLocalPassManager:
+    """A preset pass manager for each thread that compiles.
+
+    Qiskit's passes keep per-run state on themselves, so one pass manager must never run
+    in two threads at once; with one per thread, programs compile side by side and a
+    long compile holds up nobody else's.
+    """
+
+    def __init__(self, optimization_level: int, target: Target) -> None:
+        self.optimization_level = optimization_level
+        self.target = target
+        self._local = threading.local()
+
+    def run(self, circuit: QuantumCircuit) -> QuantumCircuit:
+        manager: PassManager | None = getattr(self._local, "manager", None)
+        if manager is None:
+            from qiskit.transpiler import generate_preset_pass_manager
+
+            manager = self._local.manager = generate_preset_pass_manager(
+                optimization_level=self.optimization_level, target=self.target, seed_transpiler=0
+            )
+        compiled: QuantumCircuit = manager.run(circuit)
+        return compiled
 
 
 def estimate_duration_s(circuit: QuantumCircuit, target: Target) -> float | None:
@@ -74,12 +100,8 @@ class Backend(ABC):
         return int(self.target.num_qubits)
 
     @functools.cached_property
-    def pass_manager(self) -> PassManager:
-        from qiskit.transpiler import generate_preset_pass_manager
-
-        return generate_preset_pass_manager(
-            optimization_level=1, target=self.target, seed_transpiler=0
-        )
+    def pass_manager(self) -> ThreadLocalPassManager:
+        return ThreadLocalPassManager(optimization_level=1, target=self.target)
 
     def compile(self, circuit: QuantumCircuit) -> QuantumCircuit:
         """Transpile a logical circuit for the whole device (the serial service)."""

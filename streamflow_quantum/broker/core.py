@@ -209,15 +209,15 @@ class Broker:
         self._done: dict[str, asyncio.Future[dict[str, Any]]] = {}
         self._finished: deque[tuple[float, str]] = deque()
         self._arrived = asyncio.Event()
-        # Qiskit's pass managers keep per-run state on their passes, and the policy's
-        # state is shared: one thread at a time compiles or packs.
-        self._policy_lock = threading.Lock()
+        # Programs compile side by side in the pool (a long compile holds up nobody);
+        # one thread packs. The policy guards what its prepare and next_batch share.
         self._pool = WorkerPool(min(4, max(2, os.cpu_count() or 2)), "sfq-compile")
         self._packer = WorkerPool(1, "sfq-pack")
         self._task: asyncio.Task[None] | None = None
         #: The last program prepared for each circuit digest: its twins reuse its work.
         self._alike: dict[str, Program] = {}
         self._keys: dict[str, str] = {}
+        self._twins_lock = threading.Lock()
         #: The batch the backend runs now, and the latest ones (``status``, result records).
         self._running: Batch | None = None
         self._recent: deque[dict[str, Any]] = deque(maxlen=RECENT_BATCHES)
@@ -481,7 +481,8 @@ class Broker:
 
     def _compile(self, program: Program, key: str | None) -> None:
         """Prepare ``program`` with the policy (holding its lock), reusing a queued twin's work."""
-        like = self._alike.get(key) if key is not None else None
+        with self._twins_lock:
+            like = self._alike.get(key) if key is not None else None
         if like is not None:
             try:
                 self.policy.prepare(program, like)
@@ -490,7 +491,8 @@ class Broker:
                 logger.debug("%s: its twin %s left; compiling", program.name, like.name)
         self.policy.prepare(program)
         if key is not None:
-            self._alike[key], self._keys[program.id] = program, key
+            with self._twins_lock:
+                self._alike[key], self._keys[program.id] = program, key
 
     async def _prepare(self, program: Program | ProgramError, key: str | None = None) -> None:
         """Compile ``program`` in the pool, refusing it past ``compileTimeout`` seconds of its own."""
@@ -501,9 +503,8 @@ class Broker:
         started: asyncio.Future[None] = loop.create_future()
 
         def compile_it() -> None:
-            with self._policy_lock:
-                loop.call_soon_threadsafe(_settle_once, started)
-                self._compile(program, key)
+            loop.call_soon_threadsafe(_settle_once, started)
+            self._compile(program, key)
 
         done = asyncio.ensure_future(self._pool.run(compile_it))
         # The clock starts when this program's compile does, not while it waits its turn.
@@ -541,8 +542,7 @@ class Broker:
         snapshot of the queue (programs may arrive meanwhile)."""
 
         def pack() -> Batch:
-            with self._policy_lock:
-                return self.policy.next_batch(queue)
+            return self.policy.next_batch(queue)
 
         return await self._packer.run(pack)
 
@@ -735,9 +735,10 @@ class Broker:
         if self.journal is not None and persist:
             self.journal.finished(program.id, record)
         self.policy.forget(program)
-        key = self._keys.pop(program.id, None)
-        if key is not None and self._alike.get(key) is program:
-            del self._alike[key]
+        with self._twins_lock:
+            key = self._keys.pop(program.id, None)
+            if key is not None and self._alike.get(key) is program:
+                del self._alike[key]
         future = self._done[program.id]
         if not future.done():
             future.set_result(record)

@@ -14,7 +14,9 @@ if TYPE_CHECKING:
 class PackingPolicy(Protocol):
     """How the broker turns its FIFO queue into batches.
 
-    ``prepare`` runs once per program when it is submitted (in a worker thread) and
+    ``prepare`` runs once per program when it is submitted, in worker threads, several
+    at once (so that one long compile holds up nobody), while ``next_batch`` runs in one
+    thread at a time: a policy guards the state the two share. ``prepare``
     raises :class:`~streamflow_quantum.core.errors.ProgramError` for a program the
     device cannot run. ``next_batch`` forms one batch from the head of the queue; it
     must contain ``queue[0]`` so that no program waits longer than under serial FIFO.

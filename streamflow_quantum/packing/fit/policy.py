@@ -27,14 +27,14 @@ their slot's qubits, so isolation holds in every time layer.
 from __future__ import annotations
 
 import functools
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
-from qiskit.transpiler import generate_preset_pass_manager
 from qiskit.transpiler.exceptions import TranspilerError
 
-from streamflow_quantum.backends.base import estimate_duration_s
+from streamflow_quantum.backends.base import ThreadLocalPassManager, estimate_duration_s
 from streamflow_quantum.core.config import Schema, load_schema
 from streamflow_quantum.core.errors import ProgramError, one_line
 from streamflow_quantum.packing.fidelity import success_probability
@@ -46,7 +46,7 @@ from streamflow_quantum.packing.hyperq.policy import midcircuit_operations
 
 if TYPE_CHECKING:
     from qiskit import QuantumCircuit
-    from qiskit.transpiler import PassManager, Target
+    from qiskit.transpiler import Target
 
     from streamflow_quantum.backends.base import Backend
     from streamflow_quantum.core.model import Batch, Program
@@ -149,6 +149,7 @@ class FitPolicy:
         self.default_budget = default_budget
         #: Each queued program's preparation, by program id.
         self.prepared: dict[str, Prepared] = {}
+        self._lock = threading.Lock()
 
     @classmethod
     def options_schema(cls) -> Schema:
@@ -159,23 +160,25 @@ class FitPolicy:
         return cls(backend.target, **options)
 
     @functools.cached_property
-    def pass_manager(self) -> PassManager:
-        return generate_preset_pass_manager(
-            optimization_level=OPTIMIZATION_LEVEL, target=self.target, seed_transpiler=0
-        )
+    def pass_manager(self) -> ThreadLocalPassManager:
+        return ThreadLocalPassManager(OPTIMIZATION_LEVEL, self.target)
 
     def forget(self, program: Program) -> None:
-        self.prepared.pop(program.id, None)
+        with self._lock:
+            self.prepared.pop(program.id, None)
 
     # -- prepare --------------------------------------------------------------
 
     def prepare(self, program: Program, like: Program | None = None) -> None:
+        """Compile (in the calling thread, beside others) then search placements (one
+        thread at a time: the device's and patterns' caches are shared with packing)."""
         if like is not None:
-            kept = self.prepared[like.id]
-            options = tuple(replace(option, program=program) for option in kept.options)
-            self.prepared[program.id] = replace(
-                kept, program=program, solo=options[0], options=options
-            )
+            with self._lock:
+                kept = self.prepared[like.id]
+                options = tuple(replace(option, program=program) for option in kept.options)
+                self.prepared[program.id] = replace(
+                    kept, program=program, solo=options[0], options=options
+                )
             return
         circuit = program.circuit
         if circuit.num_qubits > self.device.num_qubits:
@@ -189,6 +192,12 @@ class FitPolicy:
             raise ProgramError(
                 f"{program.name}: cannot compile for this device: {one_line(error)}"
             ) from error
+        with self._lock:
+            self._place_alone(program, compiled)
+
+    def _place_alone(self, program: Program, compiled: QuantumCircuit) -> None:
+        """Where the compiled program could go on the empty device, best first."""
+        circuit = program.circuit
         pattern = extract_pattern(compiled)
         everything = range(self.device.num_qubits)
         linked = True
@@ -289,6 +298,10 @@ class FitPolicy:
     # -- next_batch -----------------------------------------------------------
 
     def next_batch(self, queue: Sequence[Program]) -> Batch:
+        with self._lock:
+            return self._next_batch(queue)
+
+    def _next_batch(self, queue: Sequence[Program]) -> Batch:
         prepared = [self.prepared[program.id] for program in queue]
         head = prepared[0]
         items = [head.solo]
