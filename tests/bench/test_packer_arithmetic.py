@@ -2,20 +2,31 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
 
 import pytest
 from qiskit import QuantumCircuit
 
 from streamflow_quantum.bench.packer import (
     CHECKOUT_BENCHMARKS,
+    HYPERQ_BATCHES,
+    VARIANTS,
     Clock,
+    HyperQBatch,
     Run,
     active_qubit_s,
+    base_row,
+    charge_hyperq,
     default_benchmarks,
     figures,
+    hyperq_row,
+    load_hyperq_batches,
     load_workload,
     simulate,
+    targets,
 )
 from streamflow_quantum.core.model import Batch, Placement, Program
 
@@ -129,3 +140,149 @@ def test_the_workloads_ship_with_the_checkout(monkeypatch: pytest.MonkeyPatch) -
     assert (len(both), len({n for n, _ in both})) == (196, 49)
     monkeypatch.setenv("SFQ_BENCHMARKS", "/elsewhere")
     assert str(default_benchmarks()) == "/elsewhere"
+
+
+def test_hyperq_batches_are_charged_back_to_back_on_the_clock() -> None:
+    # 2 s per job plus 10 shots x (0.05 s + duration): 2.0 s and 2.5 s.
+    batches = [HyperQBatch(("a", "b", "c"), 0.05), HyperQBatch(("d",), 0.1)]
+    run = charge_hyperq(batches, CLOCK, schedule_s=0.4)
+    assert run.qpu_s == pytest.approx(2.0 + 2.5)
+    assert run.latencies == pytest.approx([2.0, 2.0, 2.0, 4.5])
+    serial = simulate(Heads(1), programs(*[(1, 10)] * 4), [0.0] * 4, CLOCK)  # 4 x 2 s
+    row = figures(run, serial, active_qubit_s(serial, CLOCK), num_qubits=4)
+    assert row["batches"] == 2
+    assert row["throughput_ratio"] == pytest.approx(8.0 / 4.5)
+    assert row["utilization"] == pytest.approx(8.0 / (4 * 4.5))
+    assert row["mean_latency_s"] == pytest.approx((3 * 2.0 + 4.5) / 4)
+    assert row["schedule_ms_per_program"] == pytest.approx(100.0)
+
+
+def test_hyperq_runs_report_their_mean_and_range() -> None:
+    serial = simulate(Heads(1), programs(*[(1, 10)] * 4), [0.0] * 4, CLOCK)  # 8 s
+    one = charge_hyperq([HyperQBatch(("a", "b", "c", "d"), 0.05)], CLOCK)  # 2 s: 4x
+    two = charge_hyperq([HyperQBatch(("a", "b"), 0.05)] * 2, CLOCK)  # 4 s: 2x
+    row = hyperq_row([one, two], serial, active_qubit_s(serial, CLOCK), num_qubits=1)
+    assert row["runs"] == 2
+    assert row["throughput_ratio"] == pytest.approx(3.0)
+    assert row["range"]["throughput_ratio"] == pytest.approx([2.0, 4.0])
+    assert row["batches"] == pytest.approx(1.5)
+    assert row["range"]["batches"] == [1, 2]
+
+
+def test_hyperq_batches_must_hold_the_queue(tmp_path: Path) -> None:
+    queue = [("a", QuantumCircuit(1)), ("b", QuantumCircuit(1)), ("a", QuantumCircuit(1))]
+    spec: dict[str, Any] = {
+        "device": "fake_brisbane",
+        "workload": "small-only",
+        "arrival": "all-at-once",
+        "runs": {
+            "space": [
+                {
+                    "batches": [
+                        {"programs": ["a", "b"], "duration_s": 1e-5},
+                        {"programs": ["a"], "duration_s": 2e-5},
+                    ],
+                    "schedule_total_s": 0.3,
+                }
+            ]
+        },
+    }
+    (tmp_path / HYPERQ_BATCHES).write_text(json.dumps(spec))
+    runs = load_hyperq_batches(tmp_path, queue)
+    assert runs == {"space": [([HyperQBatch(("a", "b"), 1e-5), HyperQBatch(("a",), 2e-5)], 0.3)]}
+    spec["runs"]["space"][0]["batches"][1]["programs"] = ["b"]  # a twice, b once: not the queue
+    (tmp_path / HYPERQ_BATCHES).write_text(json.dumps(spec))
+    with pytest.raises(ValueError, match="does not hold"):
+        load_hyperq_batches(tmp_path, queue)
+
+
+def test_the_checkout_holds_hyperqs_batches_of_the_small_only_queue() -> None:
+    queue = load_workload(CHECKOUT_BENCHMARKS, "small_only")
+    runs = load_hyperq_batches(CHECKOUT_BENCHMARKS, queue)
+    assert {name: len(each) for name, each in runs.items()} == {
+        "space": 3,
+        "space-time": 5,
+        "noise-aware": 2,
+    }
+    assert {len(batches) for batches, _ in runs["space"]} == {15}
+    assert {len(batches) for batches, _ in runs["space-time"]} == {9}
+    assert {len(batches) for batches, _ in runs["noise-aware"]} == {17}
+
+
+def test_rows_name_device_scheduler_appends_budget_and_bound() -> None:
+    fit = next(v for v in VARIANTS if v.label == "fit budget 0")
+    row = base_row("FakeFez", "small-only", "all-at-once", fit, "ours", 7)
+    assert row == {
+        "device": "FakeFez",
+        "workload": "small-only",
+        "arrival": "all-at-once",
+        "policy": "fit",
+        "label": "fit budget 0",
+        "scheduler": "ours",
+        "appends_per_slot": 1,
+        "fidelity_budget": 0.0,
+        "lower_bound_batches": 7,
+    }
+    labels = {(v.label, v.appends_per_slot, v.fidelity_budget) for v in VARIANTS}
+    assert {
+        ("fit space", 0, 0.1),
+        ("fit space-time", 1, 0.1),
+        ("fit budget 0", 1, 0.0),
+        ("fit budget 1", 1, 1.0),
+        ("serial", None, None),
+    } <= labels
+
+
+def _row(label: str, scheduler: str = "ours", **figures: Any) -> dict[str, Any]:
+    return {
+        "device": "FakeBrisbane",
+        "workload": "small-only",
+        "arrival": "all-at-once",
+        "label": label,
+        "scheduler": scheduler,
+        "schedule_ms_per_program": 5.0,
+    } | figures
+
+
+def test_targets_judge_throughput_l1_bound_and_time() -> None:
+    results = [
+        _row(
+            "HyperQ space", "hyperq", throughput_ratio=9.28, range={"throughput_ratio": [9.2, 9.3]}
+        ),
+        _row("fit space", throughput_ratio=14.0, batches=12, lower_bound_batches=11),
+        _row(
+            "fit space-time",
+            throughput_ratio=21.9,
+            batches=7,
+            lower_bound_batches=6,
+            mean_l1=0.321,
+            serial_mean_l1=0.30,
+        ),
+        _row(
+            "fit budget 0",
+            throughput_ratio=10.0,
+            batches=20,
+            lower_bound_batches=6,
+            mean_l1=0.304,
+            serial_mean_l1=0.30,
+            schedule_ms_per_program=21.0,
+        ),
+        # Another device's rows are not judged.
+        _row("fit space", throughput_ratio=1.0, batches=99, lower_bound_batches=1)
+        | {"device": "FakeFez"},
+    ]
+    judged = {(t["figure"].split(",")[0], t["row"]): t for t in targets(results)}
+    space = judged[("space only", "fit space")]
+    assert (space["ours"], space["hyperq"], space["reached"]) == (14.0, 9.28, True)
+    assert space["hyperq_range"] == [9.2, 9.3]
+    assert judged[("space-time", "fit space-time")]["reached"] is False  # 21.9 < 22
+    assert judged[("fidelity-budgeted (default budget)", "fit space-time")]["reached"] is True
+    l1 = {t["row"]: t for t in targets(results) if t["figure"].startswith("mean L1")}
+    assert l1["fit space-time"]["reached"] is False  # 0.321 > 0.30 + 0.02
+    assert l1["fit budget 0"]["reached"] is True  # 0.304 <= 0.30 + 0.005
+    bound = {t["row"]: t for t in targets(results) if t["figure"].startswith("batches")}
+    assert bound["fit space"]["reached"] is True  # 12 <= 1.15 x 11
+    assert bound["fit space-time"]["reached"] is False  # 7 > 6.9
+    assert bound["fit budget 1"]["reached"] is None  # not measured
+    (time,) = [t for t in targets(results) if t["figure"].startswith("schedule")]
+    assert (time["ours"], time["reached"]) == (21.0, False)
