@@ -26,12 +26,11 @@ if TYPE_CHECKING:
 
     from qiskit.transpiler import Target
 
+    from streamflow_quantum.packing.fit.fitted import Mapping
     from streamflow_quantum.packing.fit.pattern import Pattern
 
 #: VF2 states explored per search before it gives up (a failing search is the costly one).
 CALL_LIMIT = 20_000
-
-Mapping = tuple[int, ...]
 
 
 @dataclass(frozen=True)

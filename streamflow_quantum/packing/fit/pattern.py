@@ -18,7 +18,7 @@ from streamflow_quantum.packing.hyperq.compose import empty_like
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
 
-    from streamflow_quantum.packing.fit.policy import Fitted
+    from streamflow_quantum.packing.fit.fitted import Fitted
 
 
 @dataclass(eq=False)

@@ -39,10 +39,11 @@ from streamflow_quantum.core.config import Schema, load_schema
 from streamflow_quantum.core.errors import ProgramError, one_line
 from streamflow_quantum.packing.fidelity import success_probability
 from streamflow_quantum.packing.fit.bound import Demand, lower_bound_batches
-from streamflow_quantum.packing.fit.device import CALL_LIMIT, Device, Mapping, Search, bound
+from streamflow_quantum.packing.fit.device import CALL_LIMIT, Device, Search, bound
+from streamflow_quantum.packing.fit.fitted import Fitted, Mapping
 from streamflow_quantum.packing.fit.pattern import Pattern, extract_pattern, restrict
 from streamflow_quantum.packing.hyperq.compose import compose_batch, lay_out
-from streamflow_quantum.packing.hyperq.policy import midcircuit_operations
+from streamflow_quantum.packing.hyperq.prepared import midcircuit_operations
 
 if TYPE_CHECKING:
     from qiskit import QuantumCircuit
@@ -63,24 +64,6 @@ LAID_KEPT = 256
 #: How far below the need a ranked placement's forecast may fall and still be built:
 #: the forecast misses direction fixes and idle time that differ between placements.
 SLACK = 0.99
-
-
-@dataclass(eq=False)
-class Fitted:
-    """A program on physical qubits in a batch (the ``Placed`` face of hyperq/compose)."""
-
-    program: Program
-    physical: QuantumCircuit
-    #: The physical qubit of each local qubit of the pattern.
-    mapping: Mapping
-    success: float
-    duration_s: float
-    start_s: float = 0.0
-    notes: tuple[str, ...] = ()
-
-    @property
-    def qubits(self) -> tuple[int, ...]:
-        return tuple(sorted(self.mapping))
 
 
 @dataclass(eq=False)

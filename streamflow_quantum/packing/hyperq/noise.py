@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from qiskit.transpiler import Target
 
-    from streamflow_quantum.packing.hyperq.policy import Prepared
+    from streamflow_quantum.packing.hyperq.prepared import Prepared
     from streamflow_quantum.packing.hyperq.qvm import Position, Shape
     from streamflow_quantum.packing.hyperq.regions import Cell, Layout
 

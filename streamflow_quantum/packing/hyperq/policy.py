@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import statistics
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from qiskit.transpiler.exceptions import TranspilerError
@@ -15,54 +15,17 @@ from streamflow_quantum.core.errors import ProgramError, one_line
 from streamflow_quantum.packing.hyperq.board import Board
 from streamflow_quantum.packing.hyperq.compose import compose_batch
 from streamflow_quantum.packing.hyperq.noise import NoiseAwareOrder
+from streamflow_quantum.packing.hyperq.prepared import Prepared, midcircuit_operations
 from streamflow_quantum.packing.hyperq.qvm import ShapeCatalog, Version
 from streamflow_quantum.packing.hyperq.regions import layout_for
 from streamflow_quantum.packing.hyperq.space import place_in_space, topmost_leftmost
 from streamflow_quantum.packing.hyperq.time import append_in_time
 
 if TYPE_CHECKING:
-    from qiskit import QuantumCircuit
     from qiskit.transpiler import Target
 
     from streamflow_quantum.backends.base import Backend
     from streamflow_quantum.core.model import Batch, Program
-
-
-@dataclass(eq=False)
-class Prepared:
-    """What the policy keeps for one queued program."""
-
-    program: Program
-    versions: list[Version]
-    operations: int
-    #: Too many mid-circuit measurements and resets to share a batch.
-    isolated: bool
-
-    @property
-    def alone(self) -> bool:
-        """Runs in a batch of its own: isolated here, or retried alone by the broker."""
-        return self.isolated or self.program.alone
-
-
-def midcircuit_operations(circuit: QuantumCircuit) -> int:
-    """Resets after the first operation on a qubit, and measurements followed by more operations."""
-    touched: set[int] = set()
-    measured: set[int] = set()
-    count = 0
-    for instruction in circuit.data:
-        name = instruction.operation.name
-        if name == "barrier":
-            continue
-        qubits = {circuit.find_bit(q).index for q in instruction.qubits}
-        if name == "reset" and qubits & touched:
-            count += 1
-        elif name != "measure":
-            count += len(qubits & measured)
-            measured -= qubits
-        if name == "measure":
-            measured |= qubits
-        touched |= qubits
-    return count
 
 
 class HyperQPolicy:

@@ -14,7 +14,7 @@ from streamflow_quantum.packing.hyperq.compose import Scheduled
 
 if TYPE_CHECKING:
     from streamflow_quantum.packing.hyperq.board import Board
-    from streamflow_quantum.packing.hyperq.policy import Prepared
+    from streamflow_quantum.packing.hyperq.prepared import Prepared
     from streamflow_quantum.packing.hyperq.qvm import Position, Shape
 
 #: The positions a program may take, in the order to try them (noise-aware ordering).

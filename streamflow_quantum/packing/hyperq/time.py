@@ -18,7 +18,7 @@ from streamflow_quantum.packing.hyperq.compose import Scheduled
 if TYPE_CHECKING:
     from streamflow_quantum.core.model import Program
     from streamflow_quantum.packing.hyperq.board import Board
-    from streamflow_quantum.packing.hyperq.policy import Prepared
+    from streamflow_quantum.packing.hyperq.prepared import Prepared
     from streamflow_quantum.packing.hyperq.qvm import Position, Slot, Version
 
 
