@@ -12,6 +12,7 @@ from qiskit import QuantumCircuit
 
 from streamflow_quantum.bench.packer import (
     CHECKOUT_BENCHMARKS,
+    FIT_DEFAULT_BUDGET,
     HYPERQ_BATCHES,
     VARIANTS,
     Clock,
@@ -225,10 +226,10 @@ def test_rows_name_device_scheduler_appends_budget_and_bound() -> None:
     }
     labels = {(v.label, v.appends_per_slot, v.fidelity_budget) for v in VARIANTS}
     assert {
-        ("fit space", 0, 0.1),
-        ("fit space-time", 1, 0.1),
+        ("fit space", 0, 1.0),
+        ("fit space-time", 1, 1.0),
+        ("fit budgeted", 1, FIT_DEFAULT_BUDGET),
         ("fit budget 0", 1, 0.0),
-        ("fit budget 1", 1, 1.0),
         ("serial", None, None),
     } <= labels
 
@@ -255,9 +256,8 @@ def test_targets_judge_throughput_l1_bound_and_time() -> None:
             throughput_ratio=21.9,
             batches=7,
             lower_bound_batches=6,
-            mean_l1=0.321,
-            serial_mean_l1=0.30,
         ),
+        _row("fit budgeted", throughput_ratio=12.5, mean_l1=0.321, serial_mean_l1=0.30),
         _row(
             "fit budget 0",
             throughput_ratio=10.0,
@@ -276,13 +276,13 @@ def test_targets_judge_throughput_l1_bound_and_time() -> None:
     assert (space["ours"], space["hyperq"], space["reached"]) == (14.0, 9.28, True)
     assert space["hyperq_range"] == [9.2, 9.3]
     assert judged[("space-time", "fit space-time")]["reached"] is False  # 21.9 < 22
-    assert judged[("fidelity-budgeted (default budget)", "fit space-time")]["reached"] is True
+    assert judged[("fidelity-budgeted (default budget)", "fit budgeted")]["reached"] is True
     l1 = {t["row"]: t for t in targets(results) if t["figure"].startswith("mean L1")}
-    assert l1["fit space-time"]["reached"] is False  # 0.321 > 0.30 + 0.02
+    assert l1["fit budgeted"]["reached"] is False  # 0.321 > 0.30 + 0.02
     assert l1["fit budget 0"]["reached"] is True  # 0.304 <= 0.30 + 0.005
     bound = {t["row"]: t for t in targets(results) if t["figure"].startswith("batches")}
     assert bound["fit space"]["reached"] is True  # 12 <= 1.15 x 11
     assert bound["fit space-time"]["reached"] is False  # 7 > 6.9
-    assert bound["fit budget 1"]["reached"] is None  # not measured
+    assert bound["fit budgeted"]["reached"] is None  # not measured
     (time,) = [t for t in targets(results) if t["figure"].startswith("schedule")]
     assert (time["ours"], time["reached"]) == (21.0, False)
