@@ -12,7 +12,9 @@ from streamflow.ext.utils import load_extensions
 
 from streamflow_quantum.broker.factory import build_broker
 from streamflow_quantum.connector.qpu import QPUConnector
+from streamflow_quantum.core.config import kebab
 from streamflow_quantum.core.limits import Limits, limits_from
+from tests.conftest import run_tool
 
 load_extensions()
 
@@ -129,3 +131,23 @@ def test_limit_defaults_are_the_schemas() -> None:
     }
     assert limits_from(defaults) == Limits()
     assert limits_from({"maxQubits": 7}).max_qubits == 7
+
+
+def test_sfq_serve_takes_every_broker_setting_of_the_qpu_deployment() -> None:
+    """One declaration per setting: each key of the qpu schema is a flag of `sfq serve`,
+    except the deployment's own (vqpus, broker, transferBufferSize)."""
+    done = run_tool("sfq", "serve", "--help", timeout=60)
+    assert done.returncode == 0, done.stderr
+    flags = set(re.findall(r"--([a-z][a-z0-9-]*)", done.stdout))
+    schema = json.loads(QPUConnector.get_schema())
+    expected = set()
+    for key, spec in schema["properties"].items():
+        if key in {"vqpus", "broker", "transferBufferSize"}:
+            continue
+        if spec.get("type") == "object" and "properties" in spec:
+            expected |= {f"{kebab(key)}-{kebab(sub)}" for sub in spec["properties"]}
+        else:
+            expected.add(kebab(key))
+    assert expected <= flags, sorted(expected - flags)
+    serve_only = {"help", "host", "port", "secret-file", "state-dir", "tls-cert", "tls-key"}
+    assert flags - expected - {"no-noise", "log-level"} <= serve_only, flags - expected
