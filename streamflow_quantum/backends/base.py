@@ -7,6 +7,7 @@ import logging
 import threading
 from abc import ABC, abstractmethod
 from collections import Counter
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from streamflow_quantum.core.config import Schema
@@ -119,6 +120,14 @@ class Backend(ABC):
     @abstractmethod
     def run(self, batch: Batch, seed: int | None) -> tuple[str, list[Counter[str]]]:
         """Run one batch; return the backend's job id and each placement's counts."""
+
+    #: Whether :meth:`job_counts` can fetch an earlier job's counts (a provider that keeps
+    #: jobs does; a simulator does not).
+    can_attach = False
+
+    def job_counts(self, job_id: str) -> Mapping[str, int]:
+        """The composite's counts of an earlier job of this backend, once it has finished."""
+        raise NotImplementedError(f"{self.name} keeps no jobs to attach to")
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release sessions or connections held by the backend."""

@@ -106,12 +106,22 @@ class IBMBackend(Backend):
         sampler = Sampler(mode=mode, options=options)
         circuits = self._circuits(batch)
         job = sampler.run(circuits, shots=batch.shots)
+        batch.report_job(str(job.job_id()))
         results = job.result()
         counts = [normalise_counts(result.join_data().get_counts()) for result in results]
         job_id = str(job.job_id())
         if len(circuits) == 1 and circuits[0] is batch.composite:
             return job_id, batch.split_counts(counts[0])
         return job_id, counts
+
+    @property
+    def can_attach(self) -> bool:  # type: ignore[override]  # the runtime's local mode keeps no jobs
+        return not self.local
+
+    def job_counts(self, job_id: str) -> Counter[str]:
+        """The composite's counts of a job this backend submitted before a broker restart."""
+        job = self.device.service.job(job_id)
+        return normalise_counts(job.result()[0].join_data().get_counts())
 
     def close(self) -> None:
         if self._context is not None:

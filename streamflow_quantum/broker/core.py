@@ -27,6 +27,7 @@ import asyncio
 import concurrent.futures
 import functools
 import hashlib
+import io
 import logging
 import os
 import queue as queues
@@ -44,7 +45,7 @@ from streamflow_quantum.core.model import Batch, Program
 
 if TYPE_CHECKING:
     from streamflow_quantum.backends.base import Backend
-    from streamflow_quantum.broker.journal import Journal
+    from streamflow_quantum.broker.journal import Journal, RunningBatch
     from streamflow_quantum.core.config import Settings
     from streamflow_quantum.packing.base import PackingPolicy
 
@@ -214,6 +215,8 @@ class Broker:
         self._pool = WorkerPool(min(4, max(2, os.cpu_count() or 2)), "sfq-compile")
         self._packer = WorkerPool(1, "sfq-pack")
         self._task: asyncio.Task[None] | None = None
+        #: Fetching the counts of jobs that ran while the broker was down.
+        self._reattaching: set[asyncio.Task[None]] = set()
         #: The last program prepared for each circuit digest: its twins reuse its work.
         self._alike: dict[str, Program] = {}
         self._keys: dict[str, str] = {}
@@ -242,6 +245,8 @@ class Broker:
 
     async def close(self) -> None:
         """Stop at once: queued programs fail, a running backend call is abandoned."""
+        for task in self._reattaching:
+            task.cancel()
         if self._task is not None:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)  # failures logged already
@@ -380,7 +385,7 @@ class Broker:
             accepted.append(program)
             receipts.append({"circuit": program.name, "id": program.id})
         if self.journal is not None and accepted:
-            self.journal.accept_all([(p, p.source, p.token) for p in accepted])
+            self.journal.accept_all([(p, _source(p), p.token) for p in accepted])
         self._enqueue(accepted)
         return receipts
 
@@ -392,11 +397,14 @@ class Broker:
             known = self.journal.find(client, program.token)
         return known
 
-    def _enqueue(self, programs: Sequence[Program]) -> None:
+    def _enqueue(
+        self, programs: Sequence[Program], queued: Sequence[Program] | None = None
+    ) -> None:
+        """Accept ``programs``; queue ``queued`` of them (all by default)."""
         for program in programs:
             self._programs[program.id] = program
             self._done[program.id] = asyncio.get_running_loop().create_future()
-            self._queue.append(program)
+        self._queue.extend(programs if queued is None else queued)
         if self._queue:
             self._arrived.set()
 
@@ -408,9 +416,14 @@ class Broker:
         """
         if self.journal is None:
             return 0
+        attach: dict[str, RunningBatch] = {}
         for batch in self.journal.running_jobs():
-            self.journal.batch_failed(batch.id, "the broker restarted while it ran")
+            if batch.job is not None and batch.clbits is not None and self.backend.can_attach:
+                attach |= dict.fromkeys(batch.programs, batch)
+            else:
+                self.journal.batch_failed(batch.id, "the broker restarted while it ran")
         resumed: list[Program] = []
+        waiting: dict[str, list[Program]] = {}
         for entry in self.journal.pending():
             try:
                 circuit = await self._pool.run(
@@ -425,9 +438,51 @@ class Broker:
             if program.token is not None:
                 self._tokens[(program.client, program.token)] = program.id
             resumed.append(program)
-        self._enqueue(resumed)
-        logger.info("resumed %d programs from the journal", len(resumed))
+            if program.id in attach:
+                waiting.setdefault(attach[program.id].id, []).append(program)
+        attached = {id(p) for programs in waiting.values() for p in programs}
+        self._enqueue(resumed, queued=[p for p in resumed if id(p) not in attached])
+        for programs in waiting.values():
+            task = asyncio.create_task(self._reattach(attach[programs[0].id], programs))
+            self._reattaching.add(task)
+            task.add_done_callback(self._reattaching.discard)
+        logger.info(
+            "resumed %d programs from the journal, %d of them waiting on their backend jobs",
+            len(resumed),
+            len(attached),
+        )
         return len(resumed)
+
+    async def _reattach(self, batch: RunningBatch, programs: list[Program]) -> None:
+        """Fetch the counts of a job that ran while the broker was down; run it again if gone."""
+        assert self.journal is not None and batch.job is not None
+        job = batch.job
+        try:
+            counts = await in_daemon_thread(
+                lambda: self.backend.job_counts(job), f"sfq-attach-{batch.id}"
+            )
+            parts = batch.split(counts)
+        except Exception as e:  # a job gone or failed: its programs run again, at the head
+            logger.warning("cannot re-attach to job %s (%s); running it again", job, one_line(e))
+            self.journal.batch_failed(batch.id, f"re-attaching failed: {one_line(e)}")
+            self._queue[:0] = programs
+            self._arrived.set()
+            return
+        self.journal.batch_done(batch.id, job, {p: dict(c) for p, c in parts.items()})
+        unfinished = []
+        for program in programs:
+            program.counts.update(parts[program.id])
+            program.shots_done += batch.shots
+            program.jobs.append(job)
+            program.batches.append(batch.id)
+            program.started = program.started or batch.started
+            if program.shots_left > 0:
+                unfinished.append(program)
+            else:
+                self._finish(program)
+        self._queue[:0] = unfinished
+        if self._queue:
+            self._arrived.set()
 
     def _finish_unqueued(self, program_id: str, name: str, error: str) -> None:
         assert self.journal is not None
@@ -602,6 +657,7 @@ class Broker:
             program.started = program.started or started
         seed = batch_seed(batch.programs)
         if self.journal is not None:
+            batch.on_job = functools.partial(self.journal.batch_job, batch.id)
             self.journal.batch_started(
                 batch.id,
                 None,
@@ -753,6 +809,17 @@ class Broker:
             if program is not None and program.token is not None:
                 self._tokens.pop((program.client, program.token), None)
             self._done.pop(program_id, None)
+
+
+def _source(program: Program) -> bytes:
+    """The circuit as its client sent it, or as QPY for programs built in this process."""
+    if not program.source:
+        from qiskit import qpy
+
+        buffer = io.BytesIO()
+        qpy.dump(program.circuit, buffer)
+        program.source = buffer.getvalue()
+    return program.source
 
 
 def _check_counts(batch: Batch, counts: object) -> None:

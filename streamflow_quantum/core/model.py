@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -89,6 +89,13 @@ class Batch:
     #: Estimated device time of one shot, in seconds (critical path).
     duration_s: float = 0.0
     id: str = field(default_factory=lambda: new_id("b"))
+    #: Told the backend's job id as soon as the backend has one (the broker journals it,
+    #: so that a restarted broker can fetch the job's counts instead of running it again).
+    on_job: Callable[[str], None] | None = field(default=None, repr=False)
+
+    def report_job(self, job_id: str) -> None:
+        if self.on_job is not None:
+            self.on_job(job_id)
 
     @property
     def programs(self) -> list[Program]:
