@@ -14,7 +14,6 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
 import threading
 import time
 from collections.abc import Callable
@@ -23,6 +22,7 @@ from typing import Any
 import psutil
 
 from streamflow_quantum.bench.harness import BrokerThread
+from streamflow_quantum.bench.provenance import provenance
 from streamflow_quantum.broker import protocol
 
 
@@ -88,16 +88,6 @@ def _round(clients: int, programs: int, shots: int, width: int) -> dict[str, Any
     }
 
 
-def _commit() -> str | None:
-    try:
-        done = subprocess.run(
-            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True, timeout=10
-        )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return done.stdout.strip()
-
-
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="sfq bench load", description=__doc__)
     parser.add_argument("--json", metavar="FILE", help="write the figures and settings here")
@@ -132,7 +122,7 @@ def main(argv: list[str]) -> int:
     p95, p50_alone = loaded["p95_s"], alone["p50_s"]
     report = {
         "benchmark": "load",
-        "commit": _commit(),
+        **provenance("load", argv),
         "settings": vars(args) | {"broker": settings},
         "alone": alone,
         "loaded": loaded,

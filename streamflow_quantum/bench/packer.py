@@ -22,8 +22,6 @@ import json
 import os
 import random
 import statistics
-import subprocess
-import sys
 import time
 from collections import Counter, deque
 from collections.abc import Mapping, Sequence
@@ -31,6 +29,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from streamflow_quantum.bench.provenance import provenance
 from streamflow_quantum.broker.settings import broker_schema
 
 if TYPE_CHECKING:
@@ -731,23 +730,6 @@ def target_table(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-def git_commit() -> dict[str, Any]:
-    """The checkout's commit, and whether the working tree differs from it."""
-    root = Path(__file__).resolve().parents[2]
-
-    def git(*argv: str) -> str | None:
-        try:
-            done = subprocess.run(
-                ["git", *argv], cwd=root, capture_output=True, text=True, check=True
-            )
-        except (OSError, subprocess.CalledProcessError):
-            return None
-        return done.stdout.strip()
-
-    status = git("status", "--porcelain")
-    return {"commit": git("rev-parse", "HEAD"), "dirty": None if status is None else bool(status)}
-
-
 def configuration(args: argparse.Namespace, clock: Clock) -> dict[str, Any]:
     return {
         "clock": asdict(clock),
@@ -830,9 +812,7 @@ def main(argv: list[str]) -> int:
     results = measure(args, clock)
     reached = targets(results)
     document = {
-        **git_commit(),
-        "command": " ".join(["sfq", "bench", "packer", *argv]),
-        "argv": [*sys.argv[:1], *argv],
+        **provenance("packer", argv),
         "configuration": configuration(args, clock),
         "clock": asdict(clock),
         "throughput": THROUGHPUT_NOTE,

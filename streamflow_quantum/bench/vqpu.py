@@ -38,9 +38,10 @@ from pathlib import Path
 from typing import Any
 
 from streamflow_quantum.bench.packer import Clock
+from streamflow_quantum.bench.provenance import provenance
 from streamflow_quantum.bench.vqpu_metrics import JobRecord, summarise
 from streamflow_quantum.bench.vqpu_qpu import SharedQPU
-from streamflow_quantum.bench.vqpu_runs import aggregate, mean_sd, provenance
+from streamflow_quantum.bench.vqpu_runs import aggregate, mean_sd
 from streamflow_quantum.cluster.config import EXCLUSIVE_LICENSE, VQPU_LICENSE
 from streamflow_quantum.cluster.records import sbatch
 

@@ -1,24 +1,16 @@
-"""Repeated runs and provenance for `sfq bench vqpu` and `sfq bench workflow`.
+"""Repeated runs for `sfq bench vqpu` and `sfq bench workflow`.
 
 A point of a benchmark is measured ``runs`` times; its row holds each figure's mean
 under the figure's own name and the sample standard deviation (n - 1 in the
-denominator, 0 for a single run) as ``<figure>_sd``, plus ``runs``. Every JSON
-records the commit, the command line and every setting (:func:`provenance`).
+denominator, 0 for a single run) as ``<figure>_sd``, plus ``runs``.
 """
 
 from __future__ import annotations
 
 import math
-import shlex
 import statistics
-import subprocess
-import sys
-import time
 from collections.abc import Iterable, Mapping, Sequence
-from pathlib import Path
 from typing import Any
-
-REPO = Path(__file__).resolve().parents[2]
 
 
 def mean_sd(values: Iterable[float]) -> tuple[float, float]:
@@ -52,29 +44,3 @@ def ratio_sd(
         return 0.0
     ratio = numerator / denominator
     return abs(ratio) * math.hypot(numerator_sd / numerator, denominator_sd / denominator)
-
-
-def commit() -> str:
-    """``git rev-parse HEAD`` of the checkout, with ``+dirty`` when files differ from it."""
-    head = subprocess.run(
-        ["git", "-C", str(REPO), "rev-parse", "HEAD"], capture_output=True, text=True, check=False
-    )
-    if head.returncode != 0:
-        return "unknown (not a git checkout)"
-    dirty = subprocess.run(
-        ["git", "-C", str(REPO), "status", "--porcelain", "--untracked-files=no"],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    return head.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
-
-
-def provenance(benchmark: str, argv: Sequence[str]) -> dict[str, Any]:
-    """What produced a JSON: the commit, the command line, when, and the interpreter."""
-    return {
-        "commit": commit(),
-        "command": shlex.join(["sfq", "bench", benchmark, *argv]),
-        "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "python": sys.version.split()[0],
-    }

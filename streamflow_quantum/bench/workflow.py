@@ -29,7 +29,8 @@ from typing import Any
 import yaml
 
 from streamflow_quantum.bench.baselines import clustering as baseline
-from streamflow_quantum.bench.vqpu_runs import aggregate, mean_sd, provenance, ratio_sd
+from streamflow_quantum.bench.provenance import provenance
+from streamflow_quantum.bench.vqpu_runs import aggregate, mean_sd, ratio_sd
 from streamflow_quantum.cluster.records import (
     JobRecord,
     last_job_id,

@@ -7,8 +7,9 @@ import subprocess
 
 import pytest
 
+from streamflow_quantum.bench.provenance import provenance
 from streamflow_quantum.bench.vqpu import FIGURES, point_row
-from streamflow_quantum.bench.vqpu_runs import aggregate, mean_sd, provenance, ratio_sd
+from streamflow_quantum.bench.vqpu_runs import aggregate, mean_sd, ratio_sd
 
 
 def test_mean_and_sample_standard_deviation() -> None:

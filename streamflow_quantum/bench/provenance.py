@@ -1,0 +1,39 @@
+"""What produced a benchmark's JSON: the commit, the command line, when, the interpreter."""
+
+from __future__ import annotations
+
+import shlex
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def commit() -> str:
+    """``git rev-parse HEAD`` of the checkout, with ``+dirty`` when files differ from it."""
+    head = subprocess.run(
+        ["git", "-C", str(REPO), "rev-parse", "HEAD"], capture_output=True, text=True, check=False
+    )
+    if head.returncode != 0:
+        return "unknown (not a git checkout)"
+    dirty = subprocess.run(
+        ["git", "-C", str(REPO), "status", "--porcelain", "--untracked-files=no"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return head.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
+
+
+def provenance(benchmark: str, argv: Sequence[str]) -> dict[str, Any]:
+    """What produced a JSON: the commit, the command line, when, and the interpreter."""
+    return {
+        "commit": commit(),
+        "command": shlex.join(["sfq", "bench", benchmark, *argv]),
+        "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "python": sys.version.split()[0],
+    }
