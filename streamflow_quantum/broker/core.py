@@ -5,15 +5,16 @@ queue into a batch (one program under ``serial``, many under the HyperQ packer),
 which runs as one backend job in a thread of its own, never on the event loop. Counts
 are split back per program and kept for the client that submitted them.
 
-Threads, and why. Parsing, compiling and packing run in a small pool of daemon
-threads of the broker's own (``WorkerPool``), so they never queue behind anything
-else. A compile that runs past ``compileTimeout`` refuses its program, but cannot be
-interrupted: Qiskit's transpiler offers no cancellation, and a process pool would have
-to ship the policy's state across. The thread finishes in the background, its result
-is dropped, and until then it holds the policy lock; the limits checked before
-compiling (``maxQubits``, ``maxOperations``) bound how long that can be. Each backend
-call runs in a fresh daemon thread: one that hangs is abandoned at the batch timeout,
-keeps nothing else waiting, and does not keep the process alive at shutdown.
+Threads, and why (``threads.py``). Parsing and compiling run side by side in a small
+pool of daemon threads of the broker's own, so they never queue behind anything else;
+one thread packs. A compile that runs past ``compileTimeout`` refuses its program, but
+cannot be interrupted: Qiskit's transpiler offers no cancellation, and a process pool
+would have to ship the policy's state across. The thread finishes in the background
+and its result is dropped; meanwhile it only shares the CPU (and the GIL, which some of
+Qiskit's Rust passes hold for seconds), and the limits checked before compiling
+(``maxQubits``, ``maxOperations``) bound how long that can be. Each backend call runs
+in a fresh daemon thread: one that hangs is abandoned at the batch timeout, keeps
+nothing else waiting, and does not keep the process alive at shutdown.
 
 Faults. A program the backend or the policy cannot handle fails alone, with its
 reason: a packed batch that fails is retried program by program, each alone, which
@@ -24,20 +25,27 @@ failure is transient (a connection dropped).
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import functools
 import hashlib
 import io
 import logging
 import os
-import queue as queues
 import threading
 import time
 from collections import Counter, deque
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
+from streamflow_quantum.broker.outcomes import batch_seed, check_counts, is_transient
+from streamflow_quantum.broker.protocol import MAX_SEED
 from streamflow_quantum.broker.settings import broker_settings
+from streamflow_quantum.broker.threads import (
+    T,
+    WorkerPool,
+    drop_outcome,
+    in_daemon_thread,
+    settle_once,
+)
 from streamflow_quantum.core.circuits import load_circuit, safe_name
 from streamflow_quantum.core.errors import ProgramError, one_line
 from streamflow_quantum.core.limits import limits_from
@@ -54,12 +62,8 @@ logger = logging.getLogger(__name__)
 #: ``--quiet`` hides it); `sfq serve` prints it as any other line.
 progress = logging.getLogger("streamflow.quantum.broker")
 
-T = TypeVar("T")
-
 #: Seconds ``close`` waits for the backend to release its resources.
 CLOSE_TIMEOUT_S = 5.0
-#: Seeds a simulator accepts: unsigned 32-bit integers.
-MAX_SEED = 2**32 - 1
 #: Seconds a backend job costs beyond its modelled device time, until batches have run
 #: (then the mean observed); ``sfq bench packer``'s clock uses the same.
 DEFAULT_OVERHEAD_S = 2.0
@@ -80,110 +84,6 @@ class UnknownProgram(KeyError):
     def __init__(self, program_id: str, reason: str) -> None:
         super().__init__(program_id)
         self.reason = reason
-
-
-class BackendFault(RuntimeError):
-    """The backend answered, but not with one valid set of counts per program."""
-
-
-def is_transient(error: BaseException) -> bool:
-    """A failure that may not recur: a dropped connection, not a program or a bug."""
-    return isinstance(error, OSError) and not isinstance(error, TimeoutError)
-
-
-def batch_seed(programs: Sequence[Program]) -> int | None:
-    """One seed for a batch, derived from its programs' seeds alone (None when none has one).
-
-    A batch of one program runs with that program's seed, so serial runs reproduce.
-    """
-    seeds = [program.seed for program in programs]
-    if all(seed is None for seed in seeds):
-        return None
-    if len(seeds) == 1:
-        return seeds[0]
-    digest = hashlib.sha256(repr(seeds).encode()).digest()
-    return int.from_bytes(digest[:4], "big")
-
-
-# -- threads -----------------------------------------------------------------------
-
-
-class WorkerPool:
-    """A fixed number of daemon threads taking jobs in order.
-
-    Unlike ``ThreadPoolExecutor``, its threads are not joined when the interpreter
-    exits, so a job that never ends cannot stop the process from ending.
-    """
-
-    def __init__(self, workers: int, name: str) -> None:
-        self._jobs: queues.SimpleQueue[
-            tuple[concurrent.futures.Future[Any], Callable[[], Any]] | None
-        ] = queues.SimpleQueue()
-        self._threads = [
-            threading.Thread(target=self._work, name=f"{name}-{i}", daemon=True)
-            for i in range(workers)
-        ]
-        for thread in self._threads:
-            thread.start()
-
-    def _work(self) -> None:
-        while (job := self._jobs.get()) is not None:
-            future, call = job
-            if not future.set_running_or_notify_cancel():
-                continue
-            try:
-                future.set_result(call())
-            except BaseException as e:  # handed to whoever awaits the future
-                future.set_exception(e)
-
-    async def run(self, call: Callable[[], T]) -> T:
-        future: concurrent.futures.Future[T] = concurrent.futures.Future()
-        self._jobs.put((future, call))
-        return await asyncio.wrap_future(future)
-
-    def close(self) -> None:
-        """Stop every thread once its current job ends; waits for none."""
-        for _ in self._threads:
-            self._jobs.put(None)
-
-
-def in_daemon_thread(call: Callable[[], T], name: str) -> asyncio.Future[T]:
-    """Run ``call`` in a fresh daemon thread; the future may be abandoned (never joined)."""
-    loop = asyncio.get_running_loop()
-    future: asyncio.Future[T] = loop.create_future()
-
-    def settle(outcome: T | None, error: BaseException | None) -> None:
-        if future.done():  # abandoned: timed out or cancelled
-            return
-        if error is not None:
-            future.set_exception(error)
-        else:
-            future.set_result(outcome)  # type: ignore[arg-type]
-
-    def work() -> None:
-        try:
-            outcome, error = call(), None
-        except BaseException as e:  # handed to the event loop, which decides
-            outcome, error = None, e
-        if not loop.is_closed():
-            try:
-                loop.call_soon_threadsafe(settle, outcome, error)
-            except RuntimeError:  # the loop closed meanwhile: nobody is waiting
-                logger.debug("%s finished after the broker stopped", name)
-
-    threading.Thread(target=work, name=name, daemon=True).start()
-    return future
-
-
-def _settle_once(future: asyncio.Future[None]) -> None:
-    if not future.done():
-        future.set_result(None)
-
-
-def _drop_outcome(future: asyncio.Future[Any]) -> None:
-    """Retrieve an abandoned future's exception, so that asyncio does not report it."""
-    if not future.cancelled() and future.exception() is not None:
-        logger.debug("abandoned work failed: %s", one_line(future.exception()))  # type: ignore[arg-type]
 
 
 # -- the broker --------------------------------------------------------------------
@@ -215,6 +115,7 @@ class Broker:
         self._pool = WorkerPool(min(4, max(2, os.cpu_count() or 2)), "sfq-compile")
         self._packer = WorkerPool(1, "sfq-pack")
         self._task: asyncio.Task[None] | None = None
+        self._closing = False
         #: Fetching the counts of jobs that ran while the broker was down.
         self._reattaching: set[asyncio.Task[None]] = set()
         #: The last program prepared for each circuit digest: its twins reuse its work.
@@ -247,6 +148,10 @@ class Broker:
         """Stop at once: queued programs fail, a running backend call is abandoned."""
         for task in self._reattaching:
             task.cancel()
+        # The flag, not only the cancel: on Python 3.11, asyncio.wait_for can swallow a
+        # cancellation that arrives as its future completes (a batch's result, say).
+        self._closing = True
+        self._arrived.set()
         if self._task is not None:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)  # failures logged already
@@ -558,7 +463,7 @@ class Broker:
         started: asyncio.Future[None] = loop.create_future()
 
         def compile_it() -> None:
-            loop.call_soon_threadsafe(_settle_once, started)
+            loop.call_soon_threadsafe(settle_once, started)
             self._compile(program, key)
 
         done = asyncio.ensure_future(self._pool.run(compile_it))
@@ -568,7 +473,7 @@ class Broker:
         try:
             await asyncio.wait_for(asyncio.shield(done), limit)
         except asyncio.TimeoutError:  # the builtin TimeoutError from 3.11 on
-            done.add_done_callback(_drop_outcome)
+            done.add_done_callback(drop_outcome)
             done.add_done_callback(lambda _: self.policy.forget(program))
             logger.warning("compiling %s took over %g s; refused", program.name, limit)
             raise ProgramError(
@@ -579,7 +484,7 @@ class Broker:
     # -- dispatch ----------------------------------------------------------------
 
     async def _dispatch_forever(self) -> None:
-        while True:
+        while not self._closing:
             if not self._queue:
                 self._arrived.clear()
                 await self._arrived.wait()
@@ -687,7 +592,7 @@ class Broker:
         call = in_daemon_thread(lambda: self.backend.run(batch, seed), f"sfq-run-{batch.id}")
         try:
             job, counts = await asyncio.wait_for(call, self._timeout(batch))
-            _check_counts(batch, counts)
+            check_counts(batch, counts)
         except asyncio.TimeoutError:  # the builtin TimeoutError from 3.11 on
             logger.warning("batch %s timed out; its backend call is abandoned", batch.id)
             self._running = None
@@ -820,26 +725,3 @@ def _source(program: Program) -> bytes:
         qpy.dump(program.circuit, buffer)
         program.source = buffer.getvalue()
     return program.source
-
-
-def _check_counts(batch: Batch, counts: object) -> None:
-    """Refuse what a backend returns unless it is one set of counts per placement, each over
-    the placement's own classical bits and summing to the batch's shots."""
-    if not isinstance(counts, list | tuple) or len(counts) != len(batch.placements):
-        got = len(counts) if isinstance(counts, list | tuple) else type(counts).__name__
-        raise BackendFault(f"got counts for {got} of {len(batch.placements)} programs")
-    for placement, part in zip(batch.placements, counts, strict=True):
-        width = placement.circuit.num_clbits
-        if not isinstance(part, dict) or not all(
-            isinstance(key, str) and len(key) == width and isinstance(n, int) and n >= 0
-            for key, n in part.items()
-        ):
-            raise BackendFault(
-                f"returned malformed counts for {placement.program.name} "
-                f"(not {width}-bit strings with counts)"
-            )
-        if sum(part.values()) != batch.shots:
-            raise BackendFault(
-                f"returned {sum(part.values())} shots for {placement.program.name}, "
-                f"not {batch.shots}"
-            )

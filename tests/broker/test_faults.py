@@ -17,8 +17,9 @@ from qiskit import QuantumCircuit
 
 from streamflow_quantum.backends.aer import AerBackend
 from streamflow_quantum.backends.base import Backend
-from streamflow_quantum.broker.core import Broker, batch_seed
+from streamflow_quantum.broker.core import Broker
 from streamflow_quantum.broker.factory import build_broker
+from streamflow_quantum.broker.outcomes import batch_seed
 from streamflow_quantum.broker.settings import broker_settings
 from streamflow_quantum.core.config import Settings
 from streamflow_quantum.core.model import Batch, Program
