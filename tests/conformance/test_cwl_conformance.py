@@ -1,7 +1,7 @@
 """The CWL v1.2 conformance suite with every step bound to a ``qpu`` deployment.
 
 A ``qpu`` deployment must be a faithful StreamFlow location: the suite must give it
-the results StreamFlow's own ``local`` connector gets. /work/shared/conformance holds the
+the results StreamFlow's own ``local`` connector gets. ../shared/conformance holds the
 suite and the tests that fail with ``local`` on this machine; any other failure here is a
 fault of the ``qpu`` deployment. The whole suite runs in one subprocess, as cwltest's
 pytest plugin runs it: many workflows one after another in one Python process (which is
@@ -26,7 +26,11 @@ from tests.conftest import tool_env
 
 pytestmark = pytest.mark.slow
 
-CONFORMANCE = Path(os.environ.get("SFQ_CONFORMANCE_DIR", "/work/shared/conformance"))
+CONFORMANCE = Path(
+    os.environ.get(
+        "SFQ_CONFORMANCE_DIR", Path(__file__).resolve().parents[3] / "shared" / "conformance"
+    )
+)
 SUITE = CONFORMANCE / "cwl-v1.2"
 LOCAL_FAILURES = SUITE / "streamflow-local-failures.txt"
 # Left out, as in StreamFlow's own conformance runs. The README calls them tags, but in

@@ -19,7 +19,7 @@ from streamflow_quantum.core.circuits import load_circuit, safe_name
 from streamflow_quantum.core.errors import ProgramError
 from streamflow_quantum.core.limits import DEFAULT_LIMITS, Limits
 
-QASMBENCH = Path("/work/shared/benchmarks/qasmbench")
+QASMBENCH = Path(__file__).resolve().parents[3] / "shared" / "benchmarks" / "qasmbench"
 
 
 def _refused(data: str | bytes, *words: str, limits: Limits = DEFAULT_LIMITS) -> str:
