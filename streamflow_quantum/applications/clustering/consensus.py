@@ -29,7 +29,7 @@ class Candidates:
         dense = [np.unique(labels, return_inverse=True)[1].ravel() for labels in labelings.values()]
         if len({len(labels) for labels in dense}) != 1:
             raise ValueError("every method must label the same points")
-        counts = [int(labels.max()) + 1 for labels in dense]
+        counts = [int(np.max(labels)) + 1 for labels in dense]
         return cls(tuple(labelings), np.stack(dense), np.concatenate([[0], np.cumsum(counts)]))
 
     @property
