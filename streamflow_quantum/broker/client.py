@@ -328,3 +328,65 @@ def _message(body: str) -> str:
 def _reason(body: str) -> str | None:
     reason = _json_error(body).get("reason")
     return reason if reason in {"unknown", "not-yours"} else None
+
+
+# -- many programs, and estimates (``sfq estimate``) ---------------------------------
+
+#: Programs per submission when sampling many (the broker's default ``maxPrograms``).
+CHUNK = 256
+
+
+def broker_info() -> dict[str, Any]:
+    """The broker's ``/v1/info`` (backend, qubits, packing); needs ``SFQ_BROKER``."""
+    url = os.environ.get(protocol.ENV_URL)
+    if not url:
+        raise SamplingError(f"{protocol.ENV_URL} is not set")
+    _, answer = _BrokerClient(url, os.environ.get(protocol.ENV_SECRET, ""))._call("GET", "/info")
+    return dict(answer)
+
+
+def sample_many_encoded(
+    programs: Sequence[tuple[str, bytes]], shots: int | None, seeds: Sequence[int | None]
+) -> list[dict[str, Any]]:
+    """Results for many circuits (file bytes) through the broker in ``SFQ_BROKER``: every
+    chunk is submitted before any result is awaited, so the broker may pack them all."""
+    url = os.environ.get(protocol.ENV_URL)
+    if not url:
+        raise SamplingError(f"{protocol.ENV_URL} is not set")
+    client = _BrokerClient(url, os.environ.get(protocol.ENV_SECRET, ""))
+    payload = [
+        protocol.encode_program(name, data, shots, seed)
+        for (name, data), seed in zip(programs, seeds, strict=True)
+    ]
+    return _sample_many(client, payload)
+
+
+def estimate_remote(request: dict[str, Any]) -> dict[str, Any]:
+    """An estimate cut, run and reconstructed by the broker in ``SFQ_BROKER`` (``/v1/estimates``):
+    submitted under an idempotency key, then awaited by long polls."""
+    url = os.environ.get(protocol.ENV_URL)
+    if not url:
+        raise SamplingError(f"{protocol.ENV_URL} is not set")
+    client = _BrokerClient(url, os.environ.get(protocol.ENV_SECRET, ""))
+    _, answer = client._call("POST", "/estimates", request | {"key": secrets.token_hex(16)})
+    estimate_id = answer.get("id") if isinstance(answer, dict) else None
+    if not isinstance(estimate_id, str):
+        raise SamplingError(f"broker at {client.url} gave a malformed answer to an estimate")
+    while True:
+        status, answer = client._call(
+            "GET", f"/estimates/{estimate_id}?wait={protocol.LONG_POLL_S:g}"
+        )
+        if status == 200 and isinstance(answer, dict):
+            return answer
+        time.sleep(0.01)
+
+
+def _sample_many(client: _BrokerClient, payload: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    keyed = [item | {"key": secrets.token_hex(16)} for item in payload]
+    receipts: list[dict[str, Any]] = []
+    for start in range(0, len(keyed), CHUNK):
+        receipts += client._submit(keyed[start : start + CHUNK])
+    return [
+        client._wait(item, receipt["id"]) if "id" in receipt else _refused(item, receipt)
+        for item, receipt in zip(keyed, receipts, strict=True)
+    ]

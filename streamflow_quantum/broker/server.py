@@ -8,6 +8,7 @@ broker's own pool, never on the event loop.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import json
@@ -15,6 +16,7 @@ import logging
 import math
 import ssl
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from aiohttp import web
 
@@ -22,7 +24,7 @@ from streamflow_quantum.broker import protocol
 from streamflow_quantum.broker.core import Broker, UnknownProgram, client_id
 from streamflow_quantum.core.errors import ProgramError
 from streamflow_quantum.core.limits import Limits
-from streamflow_quantum.core.model import Program
+from streamflow_quantum.core.model import Program, new_id
 
 logger = logging.getLogger(__name__)
 
@@ -124,6 +126,132 @@ async def _status(request: web.Request) -> web.Response:
     return web.json_response(request.app[_BROKER].status())
 
 
+# -- estimates: circuits cut, run and reconstructed in the broker (``sfq estimate``) ----
+
+_ESTIMATES = web.AppKey("estimates", dict)
+
+
+def _parse_estimate(body: object, limits: Limits) -> dict[str, Any]:
+    """The estimate request's circuit, observables and options (in the broker's pool)."""
+    from streamflow_quantum.broker.cutting import CuttingError, parse_observables
+    from streamflow_quantum.core.circuits import load_circuit
+
+    if not isinstance(body, dict):
+        raise protocol.RequestError("the body must be a JSON object")
+    # The wire checks of a program, then the circuit without asking for measurements.
+    item = {k: body.get(k) for k in ("name", "data", "shots", "seed", "key")}
+    try:
+        name = protocol._name(item, limits)
+        shots = protocol._integer(item, "shots", name, 1, limits.max_shots, " (maxShots)")
+        seed = protocol._integer(item, "seed", name, 0, protocol.MAX_SEED, "")
+        token = protocol._token(item, name)
+        circuit = load_circuit(protocol._data(item, name, limits), name, limits, measured=False)
+    except ProgramError as e:
+        raise protocol.RequestError(str(e)) from None
+    text = body.get("observables")
+    if isinstance(text, list):
+        text = json.dumps(text)
+    if not isinstance(text, str):
+        raise protocol.RequestError("observables must be text, or a list of lines")
+    options: dict[str, Any] = {}
+    for key, kind in (("max_width", int), ("max_overhead", float)):
+        value = body.get(key)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)):
+            raise protocol.RequestError(f"{key} must be a number")
+        options[key] = None if value is None else kind(value)
+    try:
+        observables = parse_observables(text)
+    except CuttingError as e:
+        raise protocol.RequestError(str(e)) from None
+    return {
+        "circuit": circuit,
+        "name": name,
+        "shots": shots,
+        "seed": seed,
+        "token": token,
+        "observables": observables,
+        **options,
+    }
+
+
+async def _estimate(broker: Broker, client: str, request: dict[str, Any]) -> dict[str, Any]:
+    """The estimate's result, or its one-line reason."""
+    from streamflow_quantum.broker.cutting import CuttingError, estimate_on
+
+    try:
+        return await estimate_on(
+            broker,
+            client,
+            request["circuit"],
+            request["observables"],
+            request["shots"],
+            request["max_width"],
+            request["max_overhead"],
+            request["seed"],
+            request["name"],
+        )
+    except (CuttingError, ProgramError) as e:
+        return {"circuit": request["name"], "error": str(e)}
+
+
+async def _submit_estimate(request: web.Request) -> web.Response:
+    """Start an estimate (``{"name", "data", "observables", "shots", "seed", "max_width",
+    "max_overhead", "key"}``); answers its id at once."""
+    client = _client(request)
+    broker = request.app[_BROKER]
+    estimates: dict[str, tuple[str, asyncio.Task[dict[str, Any]]]] = request.app[_ESTIMATES]
+    raw = await request.read()
+    try:
+        body = json.loads(raw)
+    except (ValueError, RecursionError):
+        raise web.HTTPBadRequest(text="the body must be a JSON object") from None
+    try:
+        parsed = await broker.offload(lambda: _parse_estimate(body, broker.limits))
+    except protocol.RequestError as e:
+        raise web.HTTPBadRequest(text=str(e)) from None
+    token = parsed["token"]
+    estimate_id = (
+        "e-" + hashlib.sha256(f"{client}:{token}".encode()).hexdigest()[:24]
+        if token is not None
+        else new_id("e")
+    )
+    if estimate_id not in estimates:  # a retried submission: the same estimate
+        task = asyncio.ensure_future(_estimate(broker, client, parsed))
+        estimates[estimate_id] = (client, task)
+
+        def forget(_: object) -> None:
+            asyncio.get_running_loop().call_later(
+                broker.settings["keepResults"], estimates.pop, estimate_id, None
+            )
+
+        task.add_done_callback(forget)
+    return web.json_response({"id": estimate_id})
+
+
+async def _estimate_result(request: web.Request) -> web.Response:
+    client = _client(request)
+    wait = _wait(request)
+    found = request.app[_ESTIMATES].get(request.match_info["id"])
+    if found is None or found[0] != client:
+        raise web.HTTPNotFound(
+            text=json.dumps({"error": "no such estimate for this client, or expired"}),
+            content_type="application/json",
+        )
+    task = found[1]
+    try:
+        return web.json_response(await asyncio.wait_for(asyncio.shield(task), wait))
+    except asyncio.TimeoutError:  # the builtin TimeoutError from 3.11 on
+        return web.json_response({"status": "pending"}, status=202)
+
+
+async def _cancel_estimates(app: web.Application) -> None:
+    """Estimates still running when the server closes end with it."""
+    tasks = [task for _, task in app[_ESTIMATES].values() if not task.done()]
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)  # cancelled: nothing to report
+
+
 def make_app(broker: Broker, secret: str) -> web.Application:
     expected = protocol.bearer(secret).encode("utf-8", "surrogateescape")
 
@@ -140,12 +268,16 @@ def make_app(broker: Broker, secret: str) -> web.Application:
         client_max_size=protocol.max_request_bytes(broker.limits),
     )
     app[_BROKER] = broker
+    app[_ESTIMATES] = {}
+    app.on_cleanup.append(_cancel_estimates)
     app.add_routes(
         [
             web.get(f"{protocol.API}/info", _info),
             web.get(f"{protocol.API}/status", _status),
             web.post(f"{protocol.API}/programs", _submit),
             web.get(f"{protocol.API}/programs/{{id}}", _result),
+            web.post(f"{protocol.API}/estimates", _submit_estimate),
+            web.get(f"{protocol.API}/estimates/{{id}}", _estimate_result),
         ]
     )
     return app

@@ -12,6 +12,10 @@ import sys
 
 COMMANDS: dict[str, tuple[str, str]] = {
     "sample": ("streamflow_quantum.cli.sample", "sample circuits on a QPU (broker or direct)"),
+    "estimate": (
+        "streamflow_quantum.cli.estimate",
+        "estimate Pauli observables, cutting wide circuits",
+    ),
     "serve": ("streamflow_quantum.cli.serve", "run a standalone vQPU broker"),
     "status": ("streamflow_quantum.cli.status", "show a broker's queue and running batch"),
     "report": (

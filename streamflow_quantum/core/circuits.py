@@ -50,8 +50,13 @@ def _reason(error: BaseException) -> str:
     return safe_name(one_line(error), Limits(max_name=300))
 
 
-def load_circuit(data: bytes, name: str, limits: Limits = DEFAULT_LIMITS) -> QuantumCircuit:
-    """Parse one circuit, detecting its format; fail with a one-line reason."""
+def load_circuit(
+    data: bytes, name: str, limits: Limits = DEFAULT_LIMITS, *, measured: bool = True
+) -> QuantumCircuit:
+    """Parse one circuit, detecting its format; fail with a one-line reason.
+
+    ``measured``: refuse a circuit without measurements (counts need them; an
+    estimate measures in its observables' bases instead)."""
     label = safe_name(name, limits)
     if len(data) > limits.max_bytes:
         raise ProgramError(
@@ -67,7 +72,9 @@ def load_circuit(data: bytes, name: str, limits: Limits = DEFAULT_LIMITS) -> Qua
             raise ProgramError(f"{label}: neither OpenQASM text nor QPY") from e
         circuit = _parse_qasm(text, label, limits)
     _check_parsed(circuit, label, limits)
-    if not any(instruction.operation.name == "measure" for instruction in circuit.data):
+    if measured and not any(
+        instruction.operation.name == "measure" for instruction in circuit.data
+    ):
         raise ProgramError(
             f"{label}: the circuit measures no qubit; add measurements to get counts"
         )
