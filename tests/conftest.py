@@ -36,3 +36,22 @@ def run_tool(
         timeout=timeout,
         check=False,
     )
+
+
+#: A broker secret of the 32 bytes `sfq serve` asks for at least.
+BROKER_SECRET = "test-secret-0123456789-0123456789-abcdef"
+
+
+def serve_broker(*args: str | Path) -> tuple[subprocess.Popen[str], str]:
+    """`sfq serve --port 0 ARGS...` with ``BROKER_SECRET``, and the URL it prints."""
+    server = subprocess.Popen(
+        ["sfq", "serve", "--port", "0", *map(str, args)],
+        env=tool_env(SFQ_BROKER_SECRET=BROKER_SECRET),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    assert server.stdout is not None
+    line = server.stdout.readline()
+    assert " at http" in line, line
+    return server, line.rsplit(" at ", 1)[1].strip()

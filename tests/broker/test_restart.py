@@ -8,37 +8,23 @@ import subprocess
 import time
 from pathlib import Path
 
-from tests.broker.test_standalone import SECRET, _call, ghz
-from tests.conftest import tool_env
+from tests.broker.test_standalone import _call, ghz
+from tests.conftest import serve_broker
 
 CLIENT = "restart-client-0123456789abcdef"
 
 
 def _serve(state: Path, *flags: str) -> tuple[subprocess.Popen[str], str]:
-    server = subprocess.Popen(
-        [
-            "sfq",
-            "serve",
-            "--port",
-            "0",
-            "--state-dir",
-            str(state),
-            "--backend",
-            "aer:fake_manila",
-            "--no-noise",
-            "--packing",
-            "space-time",
-            *flags,
-        ],
-        env=tool_env(SFQ_BROKER_SECRET=SECRET),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
+    return serve_broker(
+        "--state-dir",
+        state,
+        "--backend",
+        "aer:fake_manila",
+        "--no-noise",
+        "--packing",
+        "space-time",
+        *flags,
     )
-    assert server.stdout is not None
-    line = server.stdout.readline()
-    assert " at http://" in line, line
-    return server, line.rsplit(" at ", 1)[1].strip()
 
 
 def _program(i: int) -> dict[str, object]:

@@ -7,7 +7,6 @@ import datetime
 import ipaddress
 import json
 import ssl
-import subprocess
 import threading
 import time
 import urllib.error
@@ -18,9 +17,9 @@ from pathlib import Path
 import pytest
 
 from streamflow_quantum.broker import protocol
-from tests.conftest import run_tool, tool_env
+from tests.conftest import BROKER_SECRET, run_tool, serve_broker
 
-SECRET = "test-secret-0123456789-0123456789-abcdef"
+SECRET = BROKER_SECRET
 GHZ = 'OPENQASM 2.0;\ninclude "qelib1.inc";\nqreg q[{n}];\ncreg c[{n}];\nh q[0];\n{cx}measure q -> c;\n'
 
 
@@ -30,16 +29,8 @@ def ghz(n: int) -> str:
 
 @pytest.fixture(scope="module")
 def broker_url() -> Iterator[str]:
-    server = subprocess.Popen(
-        ["sfq", "serve", "--port", "0", "--packing", "serial"],
-        env=tool_env(SFQ_BROKER_SECRET=SECRET),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    line = server.stdout.readline()
-    assert " at http://" in line, line
-    yield line.rsplit(" at ", 1)[1].strip()
+    server, url = serve_broker("--packing", "serial")
+    yield url
     server.terminate()
     server.wait(timeout=30)
 
@@ -111,23 +102,9 @@ def _self_signed(tmp_path: Path) -> tuple[Path, Path]:
     return cert_file, key_file
 
 
-def _serve(*args: str | Path) -> tuple[subprocess.Popen[str], str]:
-    server = subprocess.Popen(
-        ["sfq", "serve", "--port", "0", *map(str, args)],
-        env=tool_env(SFQ_BROKER_SECRET=SECRET),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    assert server.stdout is not None
-    line = server.stdout.readline()
-    assert " at http" in line, line
-    return server, line.rsplit(" at ", 1)[1].strip()
-
-
 def test_serve_over_tls_and_stop_at_once_on_sigterm(tmp_path: Path) -> None:
     cert, key = _self_signed(tmp_path)
-    server, url = _serve("--packing", "serial", "--tls-cert", cert, "--tls-key", key)
+    server, url = serve_broker("--packing", "serial", "--tls-cert", cert, "--tls-key", key)
     try:
         assert url.startswith("https://127.0.0.1:")
         context = ssl.create_default_context(cafile=str(cert))

@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -22,9 +21,9 @@ from streamflow_quantum.broker import cutting
 from streamflow_quantum.broker.cutting import CuttingError, Observable, parse_observables
 from streamflow_quantum.broker.factory import build_broker
 from streamflow_quantum.core.model import Program
-from tests.conftest import run_tool, tool_env
+from tests.conftest import BROKER_SECRET, run_tool, serve_broker
 
-SECRET = "test-secret-0123456789-0123456789-abcdef"
+SECRET = BROKER_SECRET
 #: An ideal 127-qubit device: room to pack many 7-qubit subexperiments side by side.
 DEVICE = {"backend": "aer:fake_brisbane", "noise": False, "packing": "fit"}
 
@@ -228,17 +227,8 @@ def test_sfq_estimate_refuses_with_one_line(files: tuple[Path, Path], tmp_path: 
 
 @pytest.fixture(scope="module")
 def broker_url() -> Iterator[str]:
-    server = subprocess.Popen(
-        ["sfq", "serve", "--port", "0", "--backend", "aer:fake_brisbane", "--no-noise"],
-        env=tool_env(SFQ_BROKER_SECRET=SECRET),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    assert server.stdout is not None
-    line = server.stdout.readline()
-    assert " at http://" in line, line
-    yield line.rsplit(" at ", 1)[1].strip()
+    server, url = serve_broker("--backend", "aer:fake_brisbane", "--no-noise")
+    yield url
     server.terminate()
     server.wait(timeout=30)
 
