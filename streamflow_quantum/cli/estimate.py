@@ -14,7 +14,6 @@ import argparse
 import asyncio
 import base64
 import io
-import json
 import os
 import sys
 import time
@@ -35,6 +34,7 @@ from streamflow_quantum.broker.cutting import (
     plan,
     result_record,
 )
+from streamflow_quantum.cli.sample import write_results
 from streamflow_quantum.core.circuits import load_circuit
 from streamflow_quantum.core.errors import ProgramError
 
@@ -181,13 +181,7 @@ def main(argv: list[str]) -> int:
         print(f"sfq estimate: {e}", file=sys.stderr)
         return 1
     result["times"] = {"step_started": step_started, "step_finished": time.time()}
-    output = json.dumps({"results": [result]}, indent=2)
-    if args.output:
-        os.makedirs(os.path.dirname(args.output) or ".", exist_ok=True)
-        with open(args.output, "w") as f:
-            f.write(output + "\n")
-    else:
-        print(output)
+    write_results([result], args.output)
     if "error" in result:
         print(f"sfq estimate: refused {result['error']}", file=sys.stderr)
         return 1

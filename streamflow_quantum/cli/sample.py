@@ -7,6 +7,7 @@ import json
 import os
 import sys
 import time
+from typing import Any
 
 from streamflow_quantum.broker import protocol
 from streamflow_quantum.broker.client import SamplingError, sample_encoded
@@ -38,6 +39,17 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def write_results(results: list[dict[str, Any]], output: str | None) -> None:
+    """``{"results": [...]}`` into ``output`` (its folder made), or to stdout."""
+    text = json.dumps({"results": results}, indent=2)
+    if output:
+        os.makedirs(os.path.dirname(output) or ".", exist_ok=True)
+        with open(output, "w") as f:
+            f.write(text + "\n")
+    else:
+        print(text)
+
+
 def main(argv: list[str]) -> int:
     step_started = time.time()
     args = _parser().parse_args(argv)
@@ -61,13 +73,7 @@ def main(argv: list[str]) -> int:
         result.setdefault("times", {}).update(
             step_started=step_started, step_finished=step_finished
         )
-    text = json.dumps({"results": results}, indent=2)
-    if args.output:
-        os.makedirs(os.path.dirname(args.output) or ".", exist_ok=True)
-        with open(args.output, "w") as f:
-            f.write(text + "\n")
-    else:
-        print(text)
+    write_results(results, args.output)
     failed = [r["error"] for r in results if "error" in r]
     for reason in failed:
         print(f"sfq sample: refused {reason}", file=sys.stderr)
