@@ -28,6 +28,8 @@ RANKS: dict[str, int] = {
     "core": 0,
     "backends": 1,
     "packing": 2,
+    # The order queued programs are offered to the packer, by user (fifo, priority, fair share).
+    "queueing": 2,
     "broker": 3,
     # Users of the broker, and the local Slurm cluster (which imports nothing of ours).
     "connector": 4,
@@ -35,6 +37,8 @@ RANKS: dict[str, int] = {
     "applications": 4,
     # Benchmarks drive applications, the broker and the cluster.
     "bench": 5,
+    # Capacity planning: a discrete-event model of arrivals, workers, QPUs and the policies.
+    "planning": 5,
     # Entry points: `sfq` dispatches to every command (bench included); the StreamFlow plugin.
     "cli": 6,
     "plugin": 6,

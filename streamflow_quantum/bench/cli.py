@@ -11,6 +11,8 @@ BENCHMARKS = {
     "vqpu": "streamflow_quantum.bench.vqpu",
     "overhead": "streamflow_quantum.bench.overhead",
     "load": "streamflow_quantum.bench.load",
+    "fairness": "streamflow_quantum.bench.fairness",
+    "multi-qpu": "streamflow_quantum.bench.multi_qpu",
 }
 
 

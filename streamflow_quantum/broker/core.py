@@ -49,7 +49,7 @@ from streamflow_quantum.broker.threads import (
 from streamflow_quantum.core.circuits import load_circuit, safe_name
 from streamflow_quantum.core.errors import ProgramError, one_line
 from streamflow_quantum.core.limits import limits_from
-from streamflow_quantum.core.model import Batch, Program
+from streamflow_quantum.core.model import ANONYMOUS, Batch, Program, User
 
 if TYPE_CHECKING:
     from streamflow_quantum.backends.base import Backend
@@ -254,8 +254,9 @@ class Broker:
         client: str,
         programs: Sequence[Program | ProgramError],
         keys: Sequence[str | None] | None = None,
+        user: User = ANONYMOUS,
     ) -> list[dict[str, Any]]:
-        """Prepare and queue programs; one that cannot run is refused alone, with its reason.
+        """Prepare and queue ``user``'s programs; one that cannot run is refused alone, with its reason.
 
         ``keys`` name each program's circuit (a digest of its file): a program whose
         circuit is queued already reuses that one's compilation.
@@ -284,7 +285,7 @@ class Broker:
             if isinstance(outcome, BaseException) or isinstance(program, ProgramError):
                 receipts.append({"error": self._refusal(program, outcome)})
                 continue
-            program.client = client
+            program.client, program.user = client, user
             if program.token is not None:
                 self._tokens[(client, program.token)] = program.id
             accepted.append(program)

@@ -18,6 +18,11 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "serve": ("streamflow_quantum.cli.serve", "run a standalone vQPU broker"),
     "status": ("streamflow_quantum.cli.status", "show a broker's queue and running batch"),
+    "users": ("streamflow_quantum.cli.users", "add a user to a broker's users file"),
+    "plan": (
+        "streamflow_quantum.cli.plan",
+        "size a shared QPU platform by simulation: waits, drops, utilisation",
+    ),
     "report": (
         "streamflow_quantum.cli.report",
         "draw the QPU's backend jobs (batches) of a run: PNG, HTML or JSON",
@@ -32,7 +37,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "bench": (
         "streamflow_quantum.bench.cli",
-        "run a benchmark: packer, workflow, vqpu, overhead or load",
+        "run a benchmark: packer, workflow, vqpu, overhead, load, fairness or multi-qpu",
     ),
     "clustering": (
         "streamflow_quantum.applications.clustering.cli",

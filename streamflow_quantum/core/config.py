@@ -101,6 +101,16 @@ def add_arguments(parser: argparse._ActionsContainer, schema: Schema) -> None:
             parser.add_argument(
                 flag, dest=key, metavar="JSON", type=json.loads, default=None, help=help_text
             )
+        elif kind == "array":
+            parser.add_argument(
+                flag,
+                dest=key,
+                metavar=snake(key).upper()[:-1],
+                nargs="+",
+                type=_ARG_TYPES[spec["items"]["type"]],
+                default=None,
+                help=help_text,
+            )
         else:
             parser.add_argument(
                 flag,
@@ -132,7 +142,8 @@ def env_name(key: str) -> str:
 
 
 def from_environment(environ: Mapping[str, str], schema: Schema) -> dict[str, Any]:
-    """The scalar settings given as ``SFQ_<NAME>`` variables (JSON values, or plain strings)."""
+    """The settings given as ``SFQ_<NAME>`` variables: JSON values, or plain strings (a list of
+    strings: separated by spaces or commas); objects are not read from the environment."""
     values: dict[str, Any] = {}
     for key, spec in schema["properties"].items():
         raw = environ.get(env_name(key))
@@ -140,6 +151,8 @@ def from_environment(environ: Mapping[str, str], schema: Schema) -> dict[str, An
             continue
         if spec.get("type") == "string":
             values[key] = raw
+        elif spec.get("type") == "array" and not raw.lstrip().startswith("["):
+            values[key] = raw.replace(",", " ").split()
         elif spec.get("type") == "boolean":
             values[key] = raw.strip().lower() not in ("0", "false", "no", "")
         else:

@@ -23,6 +23,24 @@ def new_id(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:12]}"
 
 
+@dataclass(frozen=True)
+class User:
+    """Who submits programs to a shared broker (a users file's entry; one anonymous user
+    when the broker has a single shared secret)."""
+
+    name: str
+    #: Weight under the ``priority`` queue policy (higher runs sooner).
+    priority: float = 1.0
+    #: Programs the user may have queued at once (0: no cap).
+    max_queued: int = 0
+    #: Modelled device seconds the user may use per quota period (0: no cap).
+    device_s: float = 0.0
+
+
+#: The user of a broker with one shared secret, and of programs submitted in-process.
+ANONYMOUS = User("anonymous")
+
+
 @dataclass(eq=False)
 class Program:
     """One circuit submitted by one client, queued until all its shots have run."""
@@ -31,6 +49,8 @@ class Program:
     circuit: QuantumCircuit
     shots: int
     client: str = ""
+    #: Who submitted it: queue policies and quotas count by user.
+    user: User = ANONYMOUS
     seed: int | None = None
     #: Share of its solo success probability packing may cost it (None: the broker's default).
     fidelity_budget: float | None = None
