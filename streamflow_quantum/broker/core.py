@@ -1,9 +1,22 @@
-"""The vQPU broker: a FIFO queue shared by every quantum step, turned into backend jobs.
+"""The vQPU broker: one queue shared by every quantum step, turned into backend jobs.
 
-Programs from many clients queue in arrival order. A policy turns the head of the
-queue into a batch (one program under ``serial``, many under the HyperQ packer),
-which runs as one backend job in a thread of its own, never on the event loop. Counts
-are split back per program and kept for the client that submitted them.
+Programs from many clients queue; the queue policy (``fifo``, ``priority``,
+``fair-share``) orders them, and a packing policy turns the head of that order into a
+batch (one program under ``serial``, many under ``fit``), which runs as one backend
+job in a thread of its own, never on the event loop. Counts are split back per
+program and kept for the client that submitted them.
+
+Several QPUs (``backends``). A program is prepared for each QPU that can run it, and
+may go to those where its estimated success probability alone stays within its
+fidelity budget of the best of them. Each QPU forms its own batches when it is free,
+taking the programs for which no other QPU should finish a batch sooner by the
+device-time model (``qpus.py``). A QPU whose backend fails as a device does (a
+dropped connection, a timeout) while another is online is drained: its batch's
+programs go back to the head of the queue, for the others.
+
+Admission. A program wider than every QPU is refused at once; so is one beyond its
+user's quota (programs queued, device time per ``quotaPeriod``), naming the quota.
+Each accepted program is told when it should start and finish by the model.
 
 Threads, and why (``threads.py``). Parsing and compiling run side by side in a small
 pool of daemon threads of the broker's own, so they never queue behind anything else;
@@ -33,11 +46,12 @@ import os
 import threading
 import time
 from collections import Counter, deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from streamflow_quantum.broker.outcomes import batch_seed, check_counts, is_transient
 from streamflow_quantum.broker.protocol import MAX_SEED
+from streamflow_quantum.broker.qpus import CLIENT_PREFIX, Qpu, estimate_starts, labelled
 from streamflow_quantum.broker.settings import broker_settings
 from streamflow_quantum.broker.threads import (
     T,
@@ -56,6 +70,7 @@ if TYPE_CHECKING:
     from streamflow_quantum.broker.journal import Journal, RunningBatch
     from streamflow_quantum.core.config import Settings
     from streamflow_quantum.packing.base import PackingPolicy
+    from streamflow_quantum.queueing.base import QueuePolicy
 
 logger = logging.getLogger(__name__)
 #: One line per batch, under StreamFlow's logger: `streamflow run` prints it (and its
@@ -64,13 +79,8 @@ progress = logging.getLogger("streamflow.quantum.broker")
 
 #: Seconds ``close`` waits for the backend to release its resources.
 CLOSE_TIMEOUT_S = 5.0
-#: Seconds a backend job costs beyond its modelled device time, until batches have run
-#: (then the mean observed); ``sfq bench packer``'s clock uses the same.
-DEFAULT_OVERHEAD_S = 2.0
-#: Batches whose figures ``status`` averages.
-RECENT_BATCHES = 32
-#: Characters of a client digest ``status`` shows.
-CLIENT_PREFIX = 8
+#: Seconds a QPU that defers the queue to a busier, faster one waits before it looks again.
+RECONSIDER_S = 1.0
 
 
 def client_id(key: str) -> str:
@@ -96,25 +106,36 @@ class Broker:
         policy: PackingPolicy,
         settings: Settings | None = None,
         journal: Journal | None = None,
+        *,
+        more: Iterable[tuple[Backend, PackingPolicy]] = (),
+        queue: QueuePolicy | None = None,
     ) -> None:
-        self.backend = backend
-        self.policy = policy
+        #: The QPUs, the first one (``backend``, ``policy``) named in messages about the broker.
+        self.qpus = labelled([(backend, policy), *more])
         #: Where accepted programs and results survive a crash (``sfq serve --state-dir``).
         self.journal = journal
         #: Accepted programs by (client, idempotency key).
         self._tokens: dict[tuple[str, str], str] = {}
         self.settings = settings if settings is not None else broker_settings()
         self.limits = limits_from(self.settings)
+        if queue is None:
+            from streamflow_quantum.queueing.registry import make_queue_policy
+
+            queue = make_queue_policy(self.settings["queue"], self.settings["queueOptions"])
+        self.queue_policy = queue
         self._queue: list[Program] = []
         self._programs: dict[str, Program] = {}
         self._done: dict[str, asyncio.Future[dict[str, Any]]] = {}
         self._finished: deque[tuple[float, str]] = deque()
-        self._arrived = asyncio.Event()
+        #: Set (and replaced) whenever the queue or a QPU changes: wakes every dispatcher.
+        self._changed = asyncio.Event()
+        #: One batch forms at a time, so that no program goes to two QPUs.
+        self._forming = asyncio.Lock()
         # Programs compile side by side in the pool (a long compile holds up nobody);
-        # one thread packs. The policy guards what its prepare and next_batch share.
+        # each QPU packs in a thread of its own. A policy guards what its prepare and
+        # next_batch share.
         self._pool = WorkerPool(min(4, max(2, os.cpu_count() or 2)), "sfq-compile")
-        self._packer = WorkerPool(1, "sfq-pack")
-        self._task: asyncio.Task[None] | None = None
+        self._tasks: list[asyncio.Task[None]] = []
         self._closing = False
         #: Fetching the counts of jobs that ran while the broker was down.
         self._reattaching: set[asyncio.Task[None]] = set()
@@ -122,16 +143,28 @@ class Broker:
         self._alike: dict[str, Program] = {}
         self._keys: dict[str, str] = {}
         self._twins_lock = threading.Lock()
-        #: The batch the backend runs now, and the latest ones (``status``, result records).
-        self._running: Batch | None = None
-        self._recent: deque[dict[str, Any]] = deque(maxlen=RECENT_BATCHES)
+        #: Each program's QPUs: those that prepared it, with its estimated success alone there.
+        self._ready: dict[str, dict[Qpu, float | None]] = {}
+        #: Each user's device time per batch, (end, modelled seconds), for quotas.
+        self._usage: dict[str, deque[tuple[float, float]]] = {}
+
+    @property
+    def backend(self) -> Backend:
+        return self.qpus[0].backend
+
+    @property
+    def policy(self) -> PackingPolicy:
+        return self.qpus[0].policy
 
     # -- lifecycle ---------------------------------------------------------------
 
     def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.get_running_loop().create_task(self._dispatch_forever())
-            self._task.add_done_callback(self._dispatch_ended)
+        if not self._tasks:
+            loop = asyncio.get_running_loop()
+            for qpu in self.qpus:
+                task = loop.create_task(self._dispatch_forever(qpu))
+                task.add_done_callback(self._dispatch_ended)
+                self._tasks.append(task)
 
     def _dispatch_ended(self, task: asyncio.Task[None]) -> None:
         """A dispatcher that died of a bug fails every waiting program rather than hang it."""
@@ -144,18 +177,30 @@ class Broker:
                 self._finish(program, error=f"{program.name}: {reason}")
         self._queue.clear()
 
+    def _notify(self) -> None:
+        """Wake every dispatcher (the queue or a QPU changed)."""
+        self._changed.set()
+        self._changed = asyncio.Event()
+
+    async def _changes(self, timeout: float | None = None) -> None:
+        """Until the queue or a QPU changes, or ``timeout`` seconds pass."""
+        try:
+            await asyncio.wait_for(self._changed.wait(), timeout)
+        except asyncio.TimeoutError:  # the builtin TimeoutError from 3.11 on
+            return
+
     async def close(self) -> None:
-        """Stop at once: queued programs fail, a running backend call is abandoned."""
+        """Stop at once: queued programs fail, running backend calls are abandoned."""
         for task in self._reattaching:
             task.cancel()
         # The flag, not only the cancel: on Python 3.11, asyncio.wait_for can swallow a
         # cancellation that arrives as its future completes (a batch's result, say).
         self._closing = True
-        self._arrived.set()
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)  # failures logged already
-            self._task = None
+        self._notify()
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)  # failures logged already
+        self._tasks = []
         self._queue.clear()
         for program in list(self._programs.values()):
             if not self._done[program.id].done():
@@ -166,81 +211,64 @@ class Broker:
                     persist=False,
                 )
         self._pool.close()
-        self._packer.close()
-        closing = in_daemon_thread(self.backend.close, "sfq-backend-close")
-        try:
-            await asyncio.wait_for(closing, CLOSE_TIMEOUT_S)
-        except Exception as e:  # closing is best effort: say why, and stop anyway
-            logger.warning("backend %s did not close cleanly: %s", self.backend.name, one_line(e))
+        for qpu in self.qpus:
+            qpu.packer.close()
+            closing = in_daemon_thread(qpu.backend.close, "sfq-backend-close")
+            try:
+                await asyncio.wait_for(closing, CLOSE_TIMEOUT_S)
+            except Exception as e:  # closing is best effort: say why, and stop anyway
+                logger.warning("backend %s did not close cleanly: %s", qpu.label, one_line(e))
 
     def info(self) -> dict[str, Any]:
         return {
             "backend": self.backend.name,
             "qubits": self.backend.num_qubits,
             "packing": self.policy.name,
+            "queue": self.queue_policy.name,
+            "qpus": [qpu.label for qpu in self.qpus if qpu.online],
             "queued": len(self._queue),
         }
 
+    def _estimates(self, now: float) -> tuple[list[Program], list[tuple[float, float]]]:
+        """The queue in the order it should run, and when each program should start and end."""
+        ordered = self.queue_policy.order(self._queue, now)
+        earliest = now
+        if self._queue and self.policy.packs and not any(q.running for q in self.qpus):
+            earliest = max(
+                now, min(p.submitted for p in self._queue) + self.settings["batchWindow"]
+            )
+        times = estimate_starts(ordered, self.qpus, now, earliest, self.settings["batchSize"])
+        return ordered, times
+
     def status(self) -> dict[str, Any]:
         """The queue as anyone holding the secret may see it: waiting programs per client
-        (a digest prefix, no circuit names), the running batch, and when the next batches
-        should start by the device-time model (modelled device time + overhead per batch,
-        both averaged over recent batches)."""
+        (a digest prefix, no circuit names) and user, each QPU's running batch, and when
+        each queued program should start and finish by the device-time model (``qpus.py``)."""
         now = time.time()
-        recent = list(self._recent)
-        overhead = (
-            sum(max(0.0, b["wall_s"] - b["device_s"]) for b in recent) / len(recent)
-            if recent
-            else DEFAULT_OVERHEAD_S
-        )
-        per_batch = sum(b["programs"] for b in recent) / len(recent) if recent else 1.0
-        if self.settings["batchSize"]:
-            per_batch = min(per_batch, self.settings["batchSize"])
-        size = max(1, round(per_batch)) if self.policy.packs else 1
-        device_s = sum(b["device_s"] for b in recent) / len(recent) if recent else 0.0
-        running = None
-        next_start = now
-        if (batch := self._running) is not None:
-            started = min((p.started or now) for p in batch.programs)
-            modelled = batch.duration_s * batch.shots
-            running = {
-                "batch": batch.id,
-                "programs": len(batch.programs),
-                "clients": dict(Counter(p.client[:CLIENT_PREFIX] for p in batch.programs)),
-                "qubits": len({q for p in batch.placements for q in p.qubits}),
-                "shots": batch.shots,
-                "device_s": modelled,
-                "started": started,
-                "estimated_end": started + modelled + overhead,
-            }
-            next_start = max(now, started + modelled + overhead)
-        elif self._queue and self.policy.packs:
-            oldest = min(p.submitted for p in self._queue)
-            next_start = max(now, oldest + self.settings["batchWindow"])
+        ordered, times = self._estimates(now)
         queue = [
             {
                 "client": p.client[:CLIENT_PREFIX],
+                "user": p.user.name,
                 "shots": p.shots_left,
                 "waiting_s": now - p.submitted,
-                "estimated_start": next_start + (i // size) * (device_s + overhead),
+                "estimated_start": start,
+                "estimated_finish": end,
             }
-            for i, p in enumerate(self._queue)
+            for p, (start, end) in zip(ordered, times, strict=False)
         ]
         return {
             "backend": self.backend.name,
             "qubits": self.backend.num_qubits,
             "packing": self.policy.name,
+            "queue_policy": self.queue_policy.name,
             "now": now,
             "queued": len(self._queue),
             "clients": dict(Counter(p.client[:CLIENT_PREFIX] for p in self._queue)),
-            "running": running,
+            "users": dict(Counter(p.user.name for p in self._queue)),
+            "qpus": [qpu.status(now) for qpu in self.qpus],
             "queue": queue,
-            "model": {
-                "overhead_s": overhead,
-                "device_s_per_batch": device_s,
-                "programs_per_batch": size,
-                "batches_seen": len(recent),
-            },
+            "batch_size": self.settings["batchSize"],
         }
 
     # -- clients -----------------------------------------------------------------
@@ -259,7 +287,8 @@ class Broker:
         """Prepare and queue ``user``'s programs; one that cannot run is refused alone, with its reason.
 
         ``keys`` name each program's circuit (a digest of its file): a program whose
-        circuit is queued already reuses that one's compilation.
+        circuit is queued already reuses that one's compilation. Each receipt of an
+        accepted program says when it should start and finish.
         """
         keys = keys if keys is not None else [None] * len(programs)
         # A resubmission (same client, same key) is answered with the earlier id and
@@ -269,8 +298,17 @@ class Broker:
             for p, key in zip(programs, keys, strict=True)
             if self._earlier(client, p) is None
         ]
+        queued = sum(p.user == user for p in self._queue)
+        checked: list[Program | ProgramError] = []
+        for p, _ in fresh:
+            if isinstance(p, Program) and (over := self._over_quota(user, queued)):
+                checked.append(ProgramError(f"{p.name}: {over}"))
+                continue
+            queued += 1
+            checked.append(p)
         outcomes = await asyncio.gather(
-            *(self._prepare(p, key) for p, key in fresh), return_exceptions=True
+            *(self._prepare(c, key) for c, (_, key) in zip(checked, fresh, strict=True)),
+            return_exceptions=True,
         )
         outcome_of = {id(p): o for (p, _), o in zip(fresh, outcomes, strict=True)}
         receipts: list[dict[str, Any]] = []
@@ -278,7 +316,7 @@ class Broker:
         for program in programs:
             if isinstance(program, Program) and (earlier := self._earlier(client, program)):
                 if id(program) in outcome_of:
-                    self.policy.forget(program)  # a concurrent resubmission won
+                    self._forget_prepared(program)  # a concurrent resubmission won
                 receipts.append({"circuit": program.name, "id": earlier})
                 continue
             outcome = outcome_of[id(program)]
@@ -293,7 +331,47 @@ class Broker:
         if self.journal is not None and accepted:
             self.journal.accept_all([(p, _source(p), p.token) for p in accepted])
         self._enqueue(accepted)
+        if accepted:
+            now = time.time()
+            ordered, times = self._estimates(now)
+            when = {p.id: t for p, t in zip(ordered, times, strict=False)}
+            for receipt in receipts:
+                if (t := when.get(receipt.get("id", ""))) is not None:
+                    receipt["estimated_start"], receipt["estimated_finish"] = t
+                    receipt["starts_in_s"] = round(max(0.0, t[0] - now), 3)
         return receipts
+
+    def _over_quota(self, user: User, queued: int) -> str | None:
+        """Why ``user``, with ``queued`` programs queued, may queue no more now (None: they may)."""
+        if user.max_queued and queued >= user.max_queued:
+            return (
+                f"user {user.name} has {queued} programs queued, their quota "
+                f"(max_queued {user.max_queued}); submit more as these finish"
+            )
+        if user.device_s:
+            period = self.settings["quotaPeriod"]
+            usage = self._usage.get(user.name, ())
+            now = time.time()
+            used = [(end, s) for end, s in usage if end > now - period]
+            if sum(s for _, s in used) >= user.device_s:
+                free = used[0][0] + period - now
+                return (
+                    f"user {user.name} used {sum(s for _, s in used):.3g} of their "
+                    f"{user.device_s:g} modelled device seconds per {period:g} s (quota "
+                    f"device_seconds); more is free in {free:.0f} s"
+                )
+        return None
+
+    def _charge(self, batch: Batch, modelled: float, now: float) -> None:
+        """Each program of a batch used an equal share of its modelled device time."""
+        share = modelled / len(batch.programs)
+        period = self.settings["quotaPeriod"]
+        for program in batch.programs:
+            self.queue_policy.charge(program, share, now)
+            usage = self._usage.setdefault(program.user.name, deque())
+            usage.append((now, share))
+            while usage and usage[0][0] <= now - period:
+                usage.popleft()
 
     def _earlier(self, client: str, program: Program | ProgramError) -> str | None:
         if not isinstance(program, Program) or program.token is None:
@@ -311,20 +389,22 @@ class Broker:
             self._programs[program.id] = program
             self._done[program.id] = asyncio.get_running_loop().create_future()
         self._queue.extend(programs if queued is None else queued)
-        if self._queue:
-            self._arrived.set()
+        self._notify()
 
     async def resume(self) -> int:
         """Queue again what the journal accepted and no result ended, in submission order.
 
         Batches that were running when the broker stopped run again (their counts
-        were never returned); programs whose circuit no longer passes are failed.
+        were never returned), unless the backend still holds their job: with one QPU
+        (the journal does not say which of several ran a job), the broker re-attaches
+        to it. Programs whose circuit no longer passes are failed.
         """
         if self.journal is None:
             return 0
         attach: dict[str, RunningBatch] = {}
+        can_attach = len(self.qpus) == 1 and self.backend.can_attach
         for batch in self.journal.running_jobs():
-            if batch.job is not None and batch.clbits is not None and self.backend.can_attach:
+            if batch.job is not None and batch.clbits is not None and can_attach:
                 attach |= dict.fromkeys(batch.programs, batch)
             else:
                 self.journal.batch_failed(batch.id, "the broker restarted while it ran")
@@ -372,7 +452,7 @@ class Broker:
             logger.warning("cannot re-attach to job %s (%s); running it again", job, one_line(e))
             self.journal.batch_failed(batch.id, f"re-attaching failed: {one_line(e)}")
             self._queue[:0] = programs
-            self._arrived.set()
+            self._notify()
             return
         self.journal.batch_done(batch.id, job, {p: dict(c) for p, c in parts.items()})
         unfinished = []
@@ -387,8 +467,7 @@ class Broker:
             else:
                 self._finish(program)
         self._queue[:0] = unfinished
-        if self._queue:
-            self._arrived.set()
+        self._notify()
 
     def _finish_unqueued(self, program_id: str, name: str, error: str) -> None:
         assert self.journal is not None
@@ -424,7 +503,8 @@ class Broker:
             return None
 
     def _check(self, program: Program) -> None:
-        """Refuse a program built without the wire format's checks (embedded callers)."""
+        """Refuse a program built without the wire format's checks (embedded callers), and
+        one wider than every QPU, before it costs a compile."""
         program.name = safe_name(program.name, self.limits)
         program.shots = program.shots or self.settings["shots"]
         if program.fidelity_budget is None:
@@ -439,21 +519,57 @@ class Broker:
             )
         if seed is not None and (isinstance(seed, bool) or not 0 <= seed <= MAX_SEED):
             raise ProgramError(f"{program.name}: seed must be between 0 and {MAX_SEED}, not {seed}")
+        online = [qpu for qpu in self.qpus if qpu.online]
+        if not online:
+            raise ProgramError(f"{program.name}: no QPU of this broker is online")
+        widest = max(online, key=lambda qpu: qpu.num_qubits)
+        if program.circuit.num_qubits > widest.num_qubits:
+            raise ProgramError(
+                f"{program.name}: needs {program.circuit.num_qubits} qubits but the widest QPU "
+                f"here, {widest.label}, has {widest.num_qubits}: send at most "
+                f"{widest.num_qubits}, or cut it for expectation values with `sfq estimate`"
+            )
 
     def _compile(self, program: Program, key: str | None) -> None:
-        """Prepare ``program`` with the policy (holding its lock), reusing a queued twin's work."""
+        """Prepare ``program`` for every online QPU wide enough (each policy holding its lock),
+        reusing a queued twin's work; refused only if no QPU can run it."""
         with self._twins_lock:
             like = self._alike.get(key) if key is not None else None
-        if like is not None:
+        ready: dict[Qpu, float | None] = {}
+        refusal: ProgramError | None = None
+        for qpu in self.qpus:
+            if not qpu.online or program.circuit.num_qubits > qpu.num_qubits:
+                continue
             try:
-                self.policy.prepare(program, like)
-                return
-            except KeyError:  # the twin finished meanwhile and its work is gone: compile
-                logger.debug("%s: its twin %s left; compiling", program.name, like.name)
-        self.policy.prepare(program)
+                self._prepare_on(qpu, program, like)
+            except ProgramError as e:
+                if len(self.qpus) == 1:
+                    raise
+                logger.info("%s cannot run on %s: %s", program.name, qpu.label, one_line(e))
+                refusal = refusal or e
+                continue
+            # Its estimate alone there, to keep its budget among several QPUs.
+            ready[qpu] = qpu.policy.solo_success(program) if len(self.qpus) > 1 else None
+        if not ready:
+            raise refusal or ProgramError(f"{program.name}: no QPU of this broker is online")
+        self._ready[program.id] = ready
         if key is not None:
             with self._twins_lock:
                 self._alike[key], self._keys[program.id] = program, key
+
+    def _prepare_on(self, qpu: Qpu, program: Program, like: Program | None) -> None:
+        if like is not None and qpu in self._ready.get(like.id, {}):
+            try:
+                qpu.policy.prepare(program, like)
+                return
+            except KeyError:  # the twin finished meanwhile and its work is gone: compile
+                logger.debug("%s: its twin %s left; compiling", program.name, like.name)
+        qpu.policy.prepare(program)
+
+    def _forget_prepared(self, program: Program) -> None:
+        self._ready.pop(program.id, None)
+        for qpu in self.qpus:
+            qpu.policy.forget(program)
 
     async def _prepare(self, program: Program | ProgramError, key: str | None = None) -> None:
         """Compile ``program`` in the pool, refusing it past ``compileTimeout`` seconds of its own."""
@@ -475,7 +591,7 @@ class Broker:
             await asyncio.wait_for(asyncio.shield(done), limit)
         except asyncio.TimeoutError:  # the builtin TimeoutError from 3.11 on
             done.add_done_callback(drop_outcome)
-            done.add_done_callback(lambda _: self.policy.forget(program))
+            done.add_done_callback(lambda _: self._forget_prepared(program))
             logger.warning("compiling %s took over %g s; refused", program.name, limit)
             raise ProgramError(
                 f"{program.name}: compiling took over {limit:g} s (compileTimeout); "
@@ -484,52 +600,77 @@ class Broker:
 
     # -- dispatch ----------------------------------------------------------------
 
-    async def _dispatch_forever(self) -> None:
-        while not self._closing:
-            if not self._queue:
-                self._arrived.clear()
-                await self._arrived.wait()
-            if self.policy.packs:
-                await self._gather_window()
-            batch = await self._form_batch(list(self._queue))
-            if batch is None:
-                continue
-            taken = {id(p) for p in batch.programs}
-            self._queue = [p for p in self._queue if id(p) not in taken]
-            await self._run(batch)
+    def _eligible(self, program: Program) -> list[Qpu]:
+        """The online QPUs where ``program`` keeps its fidelity budget relative to the best of them."""
+        ready = {q: s for q, s in self._ready.get(program.id, {}).items() if q.online}
+        known = [s for s in ready.values() if s is not None]
+        if len(known) < 2:
+            return list(ready)
+        budget = self.settings["fidelityBudget"]
+        need = (1 - (budget if program.fidelity_budget is None else program.fidelity_budget)) * max(
+            known
+        )
+        return [q for q, s in ready.items() if s is None or s >= need]
 
-    async def _pack(self, queue: list[Program]) -> Batch:
+    def _offered(self, qpu: Qpu) -> list[Program]:
+        """The queue in the policy's order, less what ``qpu`` cannot run and what another
+        QPU where it may run should finish sooner by the model."""
+        now = time.time()
+        ends = {q: q.free_at(now) + q.batch_s() for q in self.qpus if q.online}
+        offered = []
+        for program in self.queue_policy.order(self._queue, now):
+            where = self._eligible(program)
+            if qpu in where and not any(ends[q] < ends[qpu] for q in where if q is not qpu):
+                offered.append(program)
+        return offered
+
+    async def _dispatch_forever(self, qpu: Qpu) -> None:
+        while not self._closing and qpu.online:
+            if not self._offered(qpu):
+                # Deferred to a busier QPU expected to finish first: look again soon.
+                await self._changes(RECONSIDER_S if self._queue else None)
+                continue
+            if qpu.policy.packs:
+                await self._gather_window()
+            async with self._forming:
+                offered = self._offered(qpu)
+                batch = await self._form_batch(qpu, offered) if offered else None
+                if batch is None:
+                    continue
+                taken = {id(p) for p in batch.programs}
+                self._queue = [p for p in self._queue if id(p) not in taken]
+            await self._run(qpu, batch)
+
+    async def _pack(self, qpu: Qpu, queue: list[Program]) -> Batch:
         """Packing and composing take a while on a large device: off the event loop, on a
         snapshot of the queue (programs may arrive meanwhile)."""
 
         def pack() -> Batch:
-            return self.policy.next_batch(queue)
+            return qpu.policy.next_batch(queue)
 
-        return await self._packer.run(pack)
+        return await qpu.packer.run(pack)
 
-    async def _form_batch(self, queue: list[Program]) -> Batch | None:
+    async def _form_batch(self, qpu: Qpu, queue: list[Program]) -> Batch | None:
         """The next batch; if the policy fails, the program it fails on fails alone (None)."""
+        policy = qpu.policy.name
         try:
-            return await self._pack(queue)
+            return await self._pack(qpu, queue)
         except Exception as e:  # a packing bug must not stall or blame every client
             logger.warning(
                 "the %s policy failed on a queue of %d (%s); looking for the program at fault",
-                self.policy.name,
+                policy,
                 len(queue),
                 one_line(e),
             )
         head_alone: Batch | None = None
         for program in queue:
             try:
-                alone = await self._pack([program])
+                alone = await self._pack(qpu, [program])
             except Exception as e:  # this program alone breaks the policy: it fails, alone
-                logger.warning(
-                    "the %s policy fails on %s", self.policy.name, program.name, exc_info=e
-                )
+                logger.warning("the %s policy fails on %s", policy, program.name, exc_info=e)
                 self._queue.remove(program)
                 self._finish(
-                    program,
-                    error=f"{program.name}: the {self.policy.name} policy failed: {one_line(e)}",
+                    program, error=f"{program.name}: the {policy} policy failed: {one_line(e)}"
                 )
                 return None
             head_alone = head_alone or alone
@@ -543,21 +684,18 @@ class Broker:
         Programs that queued while the previous batch ran have waited already: they
         close the window at once, so the QPU never idles behind a full queue.
         """
-        oldest = min(p.submitted for p in self._queue)
         size = self.settings["batchSize"]
-        while (remaining := oldest + self.settings["batchWindow"] - time.time()) > 0 and not (
-            size and len(self._queue) >= size
-        ):
-            self._arrived.clear()
-            try:
-                await asyncio.wait_for(self._arrived.wait(), remaining)
-            except asyncio.TimeoutError:  # the builtin TimeoutError from 3.11 on
+        while self._queue and not (size and len(self._queue) >= size):
+            oldest = min(p.submitted for p in self._queue)
+            remaining = oldest + self.settings["batchWindow"] - time.time()
+            if remaining <= 0:
                 break
+            await self._changes(remaining)
 
     def _timeout(self, batch: Batch) -> float:
         return float(max(self.settings["batchTimeout"], 1.5 * batch.duration_s * batch.shots))
 
-    async def _run(self, batch: Batch) -> None:
+    async def _run(self, qpu: Qpu, batch: Batch) -> None:
         started = time.time()
         for program in batch.programs:
             program.started = program.started or started
@@ -578,41 +716,45 @@ class Broker:
             "QPU batch %s on %s: %d program%s (%s), %d of %d qubits, %d shots, "
             "modelled device time %.3g s; %d program%s queued behind it",
             batch.id,
-            self.backend.name,
+            qpu.label,
             len(names),
             "" if len(names) == 1 else "s",
             ", ".join(names[:6]) + (f", ... {len(names) - 6} more" if len(names) > 6 else ""),
             len({q for p in batch.placements for q in p.qubits}),
-            self.backend.num_qubits,
+            qpu.num_qubits,
             batch.shots,
             modelled,
             len(self._queue),
             "" if len(self._queue) == 1 else "s",
         )
-        self._running = batch
-        call = in_daemon_thread(lambda: self.backend.run(batch, seed), f"sfq-run-{batch.id}")
+        qpu.running, qpu.started = batch, started
+        backend = qpu.backend
+        call = in_daemon_thread(lambda: backend.run(batch, seed), f"sfq-run-{batch.id}")
         try:
             job, counts = await asyncio.wait_for(call, self._timeout(batch))
             check_counts(batch, counts)
         except asyncio.TimeoutError:  # the builtin TimeoutError from 3.11 on
             logger.warning("batch %s timed out; its backend call is abandoned", batch.id)
-            self._running = None
-            self._failed(batch, f"timed out after {self._timeout(batch):g} s", transient=False)
+            qpu.running = None
+            reason = f"timed out after {self._timeout(batch):g} s"
+            self._failed(qpu, batch, reason, transient=False, device=True)
             return
         except Exception as e:  # any backend failure fails only this batch's programs
             logger.warning("batch %s failed: %s", batch.id, one_line(e))
-            self._running = None
-            self._failed(batch, safe_name(one_line(e)), transient=is_transient(e))
+            qpu.running = None
+            transient = is_transient(e)
+            self._failed(qpu, batch, safe_name(one_line(e)), transient, device=transient)
             return
-        wall = time.time() - started
-        self._recent.append(
-            {"id": batch.id, "programs": len(names), "device_s": modelled, "wall_s": wall}
+        end = time.time()
+        qpu.recent.append(
+            {"id": batch.id, "programs": len(names), "device_s": modelled, "wall_s": end - started}
         )
-        self._running = None
-        progress.info("QPU batch %s done in %.2f s as backend job %s", batch.id, wall, job)
-        self._settle(batch, job, counts)
+        qpu.running = None
+        self._charge(batch, modelled, end)
+        progress.info("QPU batch %s done in %.2f s as backend job %s", batch.id, end - started, job)
+        self._settle(qpu, batch, job, counts)
 
-    def _settle(self, batch: Batch, job: str, counts: Sequence[Counter[str]]) -> None:
+    def _settle(self, qpu: Qpu, batch: Batch, job: str, counts: Sequence[Counter[str]]) -> None:
         if self.journal is not None:  # before any result: a crash now resumes with these counts
             self.journal.batch_done(
                 batch.id,
@@ -634,17 +776,22 @@ class Broker:
             if program.shots_left > 0:
                 unfinished.append(program)
             else:
-                self._finish(program)
+                self._finish(program, qpu=qpu)
         self._queue[:0] = unfinished  # shots left: keep their place at the head
-        if self._queue:
-            self._arrived.set()
+        self._notify()
 
-    def _failed(self, batch: Batch, reason: str, transient: bool) -> None:
-        """A failed batch of several programs is retried program by program, each alone, ahead
-        of the queue: that finds the one at fault. A program that failed alone is retried only
-        after a transient failure, and once."""
+    def _failed(self, qpu: Qpu, batch: Batch, reason: str, transient: bool, device: bool) -> None:
+        """A QPU that failed as a device does (``device``) while another is online is drained,
+        and the batch's programs go back to the head of the queue, for the others.
+
+        Otherwise, a failed batch of several programs is retried program by program, each
+        alone, ahead of the queue: that finds the one at fault. A program that failed alone
+        is retried only after a transient failure, and once."""
         if self.journal is not None:
             self.journal.batch_failed(batch.id, reason)
+        if device and any(q.online for q in self.qpus if q is not qpu):
+            self._drain(qpu, reason, batch.programs)
+            return
         shared = len(batch.programs) > 1
         retry = [p for p in batch.programs if not p.alone and (shared or transient)]
         for program in batch.programs:
@@ -655,18 +802,42 @@ class Broker:
                 )
             else:
                 self._finish(
-                    program, error=f"{program.name}: backend {self.backend.name} failed: {reason}"
+                    program, error=f"{program.name}: backend {qpu.label} failed: {reason}", qpu=qpu
                 )
         self._queue[:0] = retry
-        if self._queue:
-            self._arrived.set()
+        self._notify()
 
-    def _finish(self, program: Program, error: str | None = None, persist: bool = True) -> None:
+    def _drain(self, qpu: Qpu, reason: str, programs: Sequence[Program]) -> None:
+        """Send ``qpu`` no more work; ``programs`` (its failed batch) and the queue go to the
+        other QPUs, and what none of them can run fails."""
+        qpu.drained = reason
+        others = ", ".join(q.label for q in self.qpus if q.online)
+        logger.warning(
+            "QPU %s failed (%s): drained; its work goes to %s", qpu.label, reason, others
+        )
+        self._queue[:0] = programs
+        for program in [p for p in self._queue if not self._eligible(p)]:
+            self._queue.remove(program)
+            self._finish(
+                program,
+                error=f"{program.name}: no online QPU can run it (QPU {qpu.label} failed: {reason})",
+            )
+        self._notify()
+
+    def _finish(
+        self,
+        program: Program,
+        error: str | None = None,
+        persist: bool = True,
+        qpu: Qpu | None = None,
+    ) -> None:
+        """End ``program`` with its counts or ``error``; ``qpu`` ran its last batch."""
+        qpu = qpu or self.qpus[0]
         record: dict[str, Any] = {
             "circuit": program.name,
             "id": program.id,
             "shots": program.shots_done,
-            "backend": self.backend.name,
+            "backend": qpu.label,
             "job": program.jobs[-1] if program.jobs else None,
             "batch": program.batches[-1] if program.batches else None,
             "placement": list(program.placement),
@@ -676,12 +847,14 @@ class Broker:
                 "finished": time.time(),
             },
         }
+        if program.user is not ANONYMOUS:
+            record["user"] = program.user.name
         if program.batches:
-            last = next((b for b in self._recent if b["id"] == program.batches[-1]), None)
+            last = next((b for b in qpu.recent if b["id"] == program.batches[-1]), None)
             if last is not None:  # the modelled device time of its (last) batch
                 record["device_s"] = last["device_s"]
         # When the Target it was compiled for was calibrated, where the backend says.
-        calibration = getattr(self.backend, "calibration", None)
+        calibration = getattr(qpu.backend, "calibration", None)
         if calibration is not None:
             record["calibration"] = (
                 calibration.isoformat() if hasattr(calibration, "isoformat") else str(calibration)
@@ -696,7 +869,7 @@ class Broker:
             record["error"] = error
         if self.journal is not None and persist:
             self.journal.finished(program.id, record)
-        self.policy.forget(program)
+        self._forget_prepared(program)
         with self._twins_lock:
             key = self._keys.pop(program.id, None)
             if key is not None and self._alike.get(key) is program:

@@ -19,7 +19,8 @@ def build_broker(
     wrap_backend: Callable[[Backend], Backend] | None = None,
     journal: Journal | None = None,
 ) -> Broker:
-    """A broker for ``settings`` (validated here when a plain mapping).
+    """A broker for ``settings`` (validated here when a plain mapping): a QPU for each of
+    ``backends``, or for ``backend``, each with its own packing policy.
 
     ``wrap_backend`` replaces the opened backend by a wrapper of it before the policy
     sees it (a benchmark's modelled device time, a test's injected faults).
@@ -27,9 +28,13 @@ def build_broker(
     """
     if not isinstance(settings, Settings):
         settings = broker_settings(settings)
-    kind = settings["backend"].partition(":")[0]
-    backend = make_backend(settings["backend"], settings["noise"], settings.get(kind))
-    if wrap_backend is not None:
-        backend = wrap_backend(backend)
-    policy = make_policy(settings["packing"], backend, settings["packingOptions"])
-    return Broker(backend, policy, settings, journal)
+    qpus = []
+    for name in settings["backends"] or [settings["backend"]]:
+        backend = make_backend(name, settings["noise"], settings.get(name.partition(":")[0]))
+        if wrap_backend is not None:
+            backend = wrap_backend(backend)
+        qpus.append(
+            (backend, make_policy(settings["packing"], backend, settings["packingOptions"]))
+        )
+    (backend, policy), *more = qpus
+    return Broker(backend, policy, settings, journal, more=more)

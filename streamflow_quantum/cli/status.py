@@ -1,10 +1,11 @@
-"""`sfq status [--broker URL] [--json]`: a broker's queue, running batch and estimated starts.
+"""`sfq status [--broker URL] [--json]`: a broker's queue, its QPUs' batches, and estimated starts.
 
 Asks ``GET /v1/status`` with the secret in ``SFQ_BROKER_SECRET`` (or ``--secret-file``).
-Clients appear as a prefix of the digest of their key; circuit names are not shown, as
-every holder of the secret may ask. Estimates follow the device-time model: each batch
-costs its modelled device time (duration of one shot x shots) plus an overhead, both
-averaged over the broker's recent batches.
+Clients appear as a prefix of the digest of their key, with their user's name; circuit
+names are not shown, as every user may ask. Estimates follow the device-time model: in
+the queue policy's order, batches of each QPU's usual size go to the QPU free first, and
+cost its modelled device time (duration of one shot x shots) plus an overhead, both
+averaged over the QPU's recent batches.
 """
 
 from __future__ import annotations
@@ -54,33 +55,43 @@ def _in(seconds: float) -> str:
     return "now" if seconds <= 0.05 else f"in ~{seconds:.1f} s"
 
 
+def _running(qpu: dict[str, Any], now: float) -> str:
+    running = qpu["running"]
+    state = "online" if qpu["online"] else f"drained ({qpu['drained']})"
+    head = f"{qpu['name']} ({qpu['qubits']} qubits, {qpu['packing']}, {state}): "
+    if not running:
+        return head + "idle"
+    clients = ", ".join(f"{c} x{n}" for c, n in running["clients"].items())
+    return head + (
+        f"batch {running['batch']}, {running['programs']} programs ({clients}), "
+        f"{running['qubits']} qubits, {running['shots']} shots, modelled device time "
+        f"{running['device_s']:.3g} s, started {now - running['started']:.1f} s ago, "
+        f"ends {_in(running['estimated_end'] - now)}"
+    )
+
+
 def render(status: dict[str, Any]) -> str:
     """The status as a few lines of text."""
     now = status["now"]
-    model = status["model"]
     lines = [
-        f"broker: {status['backend']} ({status['qubits']} qubits), packing {status['packing']}; "
-        f"{status['queued']} program{'' if status['queued'] == 1 else 's'} waiting",
+        f"broker: {len(status['qpus'])} QPU{'' if len(status['qpus']) == 1 else 's'}, queue "
+        f"policy {status['queue_policy']}; {status['queued']} "
+        f"program{'' if status['queued'] == 1 else 's'} waiting",
     ]
-    running = status.get("running")
-    if running:
-        clients = ", ".join(f"{c} x{n}" for c, n in running["clients"].items())
-        lines.append(
-            f"running: batch {running['batch']}, {running['programs']} programs ({clients}), "
-            f"{running['qubits']} qubits, {running['shots']} shots, modelled device time "
-            f"{running['device_s']:.3g} s, started {now - running['started']:.1f} s ago, "
-            f"ends {_in(running['estimated_end'] - now)}"
-        )
-    else:
-        lines.append("running: nothing")
+    lines += [_running(qpu, now) for qpu in status["qpus"]]
     if status["clients"]:
-        lines.append("waiting per client:")
-        lines += [f"  {client}  {n}" for client, n in status["clients"].items()]
+        lines.append(
+            "waiting per user: " + ", ".join(f"{u} {n}" for u, n in status["users"].items())
+        )
+        lines.append(
+            "waiting per client: " + ", ".join(f"{c} {n}" for c, n in status["clients"].items())
+        )
         lines.append("next:")
         for i, item in enumerate(status["queue"][:SHOWN], 1):
             lines.append(
-                f"  {i:>3}. client {item['client']}, {item['shots']} shots, waited "
-                f"{item['waiting_s']:.1f} s, starts {_in(item['estimated_start'] - now)}"
+                f"  {i:>3}. {item['user']} (client {item['client']}), {item['shots']} shots, "
+                f"waited {item['waiting_s']:.1f} s, starts {_in(item['estimated_start'] - now)}, "
+                f"ends {_in(item['estimated_finish'] - now)}"
             )
         if len(status["queue"]) > SHOWN:
             last = status["queue"][-1]
@@ -88,11 +99,13 @@ def render(status: dict[str, Any]) -> str:
                 f"  ... {len(status['queue']) - SHOWN} more; the last starts "
                 f"{_in(last['estimated_start'] - now)}"
             )
-    lines.append(
-        f"model: {model['device_s_per_batch']:.3g} s device time + {model['overhead_s']:.3g} s "
-        f"overhead per batch of ~{model['programs_per_batch']} "
-        f"(from {model['batches_seen']} recent batches)"
-    )
+    for qpu in status["qpus"]:
+        model = qpu["model"]
+        lines.append(
+            f"model of {qpu['name']}: {model['device_s_per_batch']:.3g} s device time + "
+            f"{model['overhead_s']:.3g} s overhead per batch (from {model['batches_seen']} "
+            "recent batches)"
+        )
     return "\n".join(lines)
 
 

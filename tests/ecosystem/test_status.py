@@ -83,15 +83,19 @@ async def test_sfq_status_shows_the_queue() -> None:
             await _submit(session, url, "b" * 32, 3)
             code, out, err = await _sfq_status("--broker", url)
             assert code == 0, err
-            assert "packing space; 5 programs waiting" in out
-            assert "running: batch b-" in out and "1 programs" in out and "3 qubits" in out
-            assert "waiting per client:" in out
+            assert "queue policy fifo; 5 programs waiting" in out
+            assert "aer (" in out and ": batch b-" in out and "1 programs" in out
+            assert "3 qubits" in out and "waiting per client:" in out
             status = broker.status()
             assert sorted(status["clients"].values()) == [2, 3]
-            assert status["running"]["programs"] == 1
+            [qpu] = status["qpus"]
+            assert qpu["running"]["programs"] == 1
             starts = [item["estimated_start"] for item in status["queue"]]
-            assert starts == sorted(starts) and starts[0] >= status["running"]["started"]
-            assert out.count("client ") == 5  # each waiting program, by client prefix
+            assert starts == sorted(starts) and starts[0] >= qpu["running"]["started"]
+            assert all(
+                item["estimated_finish"] > item["estimated_start"] for item in status["queue"]
+            )
+            assert out.count("(client ") == 5  # each waiting program, by client prefix
 
             code, _, err = await _sfq_status("--broker", url, secret="wrong-secret")
             assert code == 1 and "answered 401" in err
@@ -107,12 +111,12 @@ async def test_sfq_status_shows_the_queue() -> None:
                 record = await response.json()
             assert record["device_s"] == 0.0  # ideal Aer: no durations in its Target
             for _ in range(100):
-                if not broker.status()["queued"] and broker.status()["running"] is None:
+                if not broker.status()["queued"] and broker.status()["qpus"][0]["running"] is None:
                     break
                 await asyncio.sleep(0.05)
             status = broker.status()
-            assert status["queued"] == 0 and status["running"] is None
-            assert status["model"]["batches_seen"] >= 2
+            assert status["queued"] == 0 and status["qpus"][0]["running"] is None
+            assert status["qpus"][0]["model"]["batches_seen"] >= 2
     finally:
         backend.gate.set()
         await server.close()
