@@ -1,4 +1,4 @@
-"""Name-to-class registries for the extension points (backends, packing policies).
+"""Name-to-class registries for the extension points (backends, packing and queue policies).
 
 Like StreamFlow's connector registry: each entry is a class that brings its own JSON
 schema for its options. Built-in entries are listed as ``module:Class`` strings, so
@@ -12,11 +12,20 @@ import functools
 import importlib
 from collections.abc import Mapping
 from importlib.metadata import entry_points
-from typing import Generic, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
+from streamflow_quantum.core.config import Schema, Settings, snake
 from streamflow_quantum.core.errors import ConfigError
 
-T = TypeVar("T")
+
+class Configurable(Protocol):
+    """What every entry shows the registry: the JSON schema of its options, if it has any."""
+
+    @classmethod
+    def options_schema(cls) -> Schema | None: ...
+
+
+T = TypeVar("T", bound=Configurable)
 
 
 class Registry(Generic[T]):
@@ -53,3 +62,13 @@ class Registry(Generic[T]):
 
     def classes(self) -> dict[str, type[T]]:
         return {name: self.get(name) for name in self.names()}
+
+    def options(self, name: str, options: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """Entry ``name``'s keyword arguments: ``options`` checked against its schema,
+        defaults filled, keys in snake_case."""
+        schema = self.get(name).options_schema()
+        if schema is None:
+            if options:
+                raise ConfigError(f"{self.kind} {name!r} takes no options, not {sorted(options)}")
+            return {}
+        return {snake(key): value for key, value in Settings(schema, options).items()}

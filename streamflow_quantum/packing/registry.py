@@ -10,8 +10,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from streamflow_quantum.core.config import Settings, snake
-from streamflow_quantum.core.errors import ConfigError
 from streamflow_quantum.core.registry import Registry
 
 if TYPE_CHECKING:
@@ -33,12 +31,7 @@ POLICIES: Registry[PackingPolicy] = Registry(
 
 def policy_options(name: str, options: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """The policy's keyword arguments: ``options`` checked against its schema, defaults filled."""
-    schema = POLICIES.get(name).options_schema()
-    if schema is None:
-        if options:
-            raise ConfigError(f"packing policy {name!r} takes no options, not {sorted(options)}")
-        return {}
-    return {snake(key): value for key, value in Settings(schema, options).items()}
+    return POLICIES.options(name, options)
 
 
 def make_policy(
