@@ -115,8 +115,8 @@ def test_readme_reference_matches_the_schema(repo) -> None:
     expected = {}
     for key, spec in schema["properties"].items():
         for name, sub in (
-            [(f"ibm.{k}", v) for k, v in spec["properties"].items()]
-            if key == "ibm"
+            [(f"{key}.{k}", v) for k, v in spec["properties"].items()]
+            if "properties" in spec  # a backend kind's own options block (ibm, aer)
             else [(key, spec)]
         ):
             expected[name] = f"`{json.dumps(sub['default'])}`" if "default" in sub else "—"
@@ -149,5 +149,14 @@ def test_sfq_serve_takes_every_broker_setting_of_the_qpu_deployment() -> None:
         else:
             expected.add(kebab(key))
     assert expected <= flags, sorted(expected - flags)
-    serve_only = {"help", "host", "port", "secret-file", "state-dir", "tls-cert", "tls-key"}
+    serve_only = {
+        "help",
+        "host",
+        "port",
+        "secret-file",
+        "state-dir",
+        "tls-cert",
+        "tls-key",
+        "users",
+    }
     assert flags - expected - {"no-noise", "log-level"} <= serve_only, flags - expected
