@@ -42,11 +42,13 @@ def run_tool(
 BROKER_SECRET = "test-secret-0123456789-0123456789-abcdef"
 
 
-def serve_broker(*args: str | Path) -> tuple[subprocess.Popen[str], str]:
-    """`sfq serve --port 0 ARGS...` with ``BROKER_SECRET``, and the URL it prints."""
+def serve_broker(
+    *args: str | Path, secret: str | None = BROKER_SECRET
+) -> tuple[subprocess.Popen[str], str]:
+    """`sfq serve --port 0 ARGS...` with ``secret`` (None: none), and the URL it prints."""
     server = subprocess.Popen(
         ["sfq", "serve", "--port", "0", *map(str, args)],
-        env=tool_env(SFQ_BROKER_SECRET=BROKER_SECRET),
+        env=tool_env(**({} if secret is None else {"SFQ_BROKER_SECRET": secret})),
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,

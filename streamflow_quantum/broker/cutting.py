@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from streamflow_quantum.core.errors import ProgramError
-from streamflow_quantum.core.model import Program
+from streamflow_quantum.core.model import ANONYMOUS, Program, User
 
 if TYPE_CHECKING:
     from qiskit import QuantumCircuit
@@ -331,14 +331,16 @@ async def estimate_on(
     max_overhead: float | None = None,
     seed: int | None = None,
     name: str | None = None,
+    user: User = ANONYMOUS,
 ) -> dict[str, Any]:
-    """Cut, submit the subexperiments to ``broker`` as ``client``'s programs, and reconstruct.
+    """Cut, submit the subexperiments to ``broker`` as ``user``'s and ``client``'s programs,
+    and reconstruct.
 
     Raises CuttingError (or ProgramError when the broker refuses or fails a subexperiment).
     """
     width = max_width if max_width is not None else broker.backend.num_qubits
     cut = await broker.offload(lambda: plan(circuit, observables, width, max_overhead, seed, name))
-    receipts = await broker.submit(client, programs(cut, shots, seed))
+    receipts = await broker.submit(client, programs(cut, shots, seed), user=user)
     refused = [r["error"] for r in receipts if "id" not in r]
     if refused:
         raise ProgramError(f"{cut.name}: the broker refused a subexperiment: {refused[0]}")

@@ -4,6 +4,11 @@ Every request that is malformed, before or after authentication, gets a 4xx with
 line that says why: headers that are not UTF-8, bodies that are not JSON (or nest too
 deeply to parse), too large, or holding too many programs. Parsing runs in the
 broker's own pool, never on the event loop.
+
+Who may ask: the holders of one shared secret (the anonymous user), or, with a users
+file (``broker/users.py``), each user by their own token, and the shared secret's
+holders too when one is given. Programs and estimates belong to a user and a client key
+together: another user never reads them, even with the same client key.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ import logging
 import math
 import ssl
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
@@ -24,11 +29,15 @@ from streamflow_quantum.broker import protocol
 from streamflow_quantum.broker.core import Broker, UnknownProgram, client_id
 from streamflow_quantum.core.errors import ProgramError
 from streamflow_quantum.core.limits import Limits
-from streamflow_quantum.core.model import Program, new_id
+from streamflow_quantum.core.model import ANONYMOUS, Program, User, new_id
+
+if TYPE_CHECKING:
+    from streamflow_quantum.broker.users import UsersFile
 
 logger = logging.getLogger(__name__)
 
 _BROKER = web.AppKey("broker", Broker)
+_USER = web.RequestKey("user", User)
 #: Seconds a closing server waits for requests in flight (long polls answer at once).
 SHUTDOWN_TIMEOUT_S = 1.0
 
@@ -41,6 +50,8 @@ def _header_bytes(request: web.Request, name: str) -> bytes:
 
 
 def _client(request: web.Request) -> str:
+    """The client's id: a digest of its key, within its user's scope (the anonymous user's
+    is the key alone, as kept by brokers before there were users)."""
     key = _header_bytes(request, protocol.CLIENT_HEADER)
     if not (
         protocol.MIN_CLIENT_KEY <= len(key) <= protocol.MAX_CLIENT_KEY
@@ -51,7 +62,9 @@ def _client(request: web.Request) -> str:
             text=f"send a random client key of {protocol.MIN_CLIENT_KEY} to "
             f"{protocol.MAX_CLIENT_KEY} printable ASCII characters in {protocol.CLIENT_HEADER}"
         )
-    return client_id(key.decode("ascii"))
+    user = request[_USER]
+    scope = "" if user is ANONYMOUS else user.name + "\0"  # no key holds a NUL
+    return client_id(scope + key.decode("ascii"))
 
 
 def _key(item: object) -> str | None:
@@ -84,7 +97,7 @@ async def _submit(request: web.Request) -> web.Response:
         programs, keys = await broker.offload(lambda: _parse_body(raw, broker.limits))
     except protocol.RequestError as e:
         raise web.HTTPBadRequest(text=str(e)) from None
-    receipts = await broker.submit(client, programs, keys)
+    receipts = await broker.submit(client, programs, keys, user=request[_USER])
     return web.json_response({"programs": receipts})
 
 
@@ -174,7 +187,9 @@ def _parse_estimate(body: object, limits: Limits) -> dict[str, Any]:
     }
 
 
-async def _estimate(broker: Broker, client: str, request: dict[str, Any]) -> dict[str, Any]:
+async def _estimate(
+    broker: Broker, client: str, user: User, request: dict[str, Any]
+) -> dict[str, Any]:
     """The estimate's result, or its one-line reason."""
     from streamflow_quantum.broker.cutting import CuttingError, estimate_on
 
@@ -189,6 +204,7 @@ async def _estimate(broker: Broker, client: str, request: dict[str, Any]) -> dic
             request["max_overhead"],
             request["seed"],
             request["name"],
+            user=user,
         )
     except (CuttingError, ProgramError) as e:
         return {"circuit": request["name"], "error": str(e)}
@@ -216,7 +232,7 @@ async def _submit_estimate(request: web.Request) -> web.Response:
         else new_id("e")
     )
     if estimate_id not in estimates:  # a retried submission: the same estimate
-        task = asyncio.ensure_future(_estimate(broker, client, parsed))
+        task = asyncio.ensure_future(_estimate(broker, client, request[_USER], parsed))
         estimates[estimate_id] = (client, task)
 
         def forget(_: object) -> None:
@@ -252,15 +268,41 @@ async def _cancel_estimates(app: web.Application) -> None:
     await asyncio.gather(*tasks, return_exceptions=True)  # cancelled: nothing to report
 
 
-def make_app(broker: Broker, secret: str) -> web.Application:
-    expected = protocol.bearer(secret).encode("utf-8", "surrogateescape")
+def _authenticator(secret: str, users: UsersFile | None) -> Callable[[bytes], User | None]:
+    """Who sends this ``Authorization`` header: a user, the anonymous holder of the shared
+    secret, or None."""
+    expected = protocol.bearer(secret).encode("utf-8", "surrogateescape") if secret else None
+    prefix = protocol.bearer("").encode("ascii")
+
+    def authenticate(header: bytes) -> User | None:
+        user = None
+        if users is not None and header.startswith(prefix):
+            user = users.authenticate(header[len(prefix) :])
+        if user is None and expected is not None and hmac.compare_digest(header, expected):
+            user = ANONYMOUS
+        return user
+
+    return authenticate
+
+
+def make_app(broker: Broker, secret: str, users: UsersFile | None = None) -> web.Application:
+    """The broker's HTTP API for the holders of ``secret``, and ``users``' (either may be
+    missing, not both)."""
+    if not secret and users is None:
+        raise ValueError("the broker needs a shared secret or a users file")
+    who = _authenticator(secret, users)
+    refusal = (
+        "missing or wrong broker token (set SFQ_BROKER_SECRET to your token)"
+        if users is not None
+        else "missing or wrong broker secret (set SFQ_BROKER_SECRET)"
+    )
 
     @web.middleware
     async def authenticate(request: web.Request, handler: Handler) -> web.StreamResponse:
-        if not hmac.compare_digest(_header_bytes(request, protocol.SECRET_HEADER), expected):
-            raise web.HTTPUnauthorized(
-                text="missing or wrong broker secret (set SFQ_BROKER_SECRET)"
-            )
+        user = who(_header_bytes(request, protocol.SECRET_HEADER))
+        if user is None:
+            raise web.HTTPUnauthorized(text=refusal)
+        request[_USER] = user
         return await handler(request)
 
     app = web.Application(
@@ -284,7 +326,8 @@ def make_app(broker: Broker, secret: str) -> web.Application:
 
 
 class BrokerServer:
-    """A broker listening on ``host:port`` (port 0: a free one), over TLS with ``ssl_context``."""
+    """A broker listening on ``host:port`` (port 0: a free one), over TLS with ``ssl_context``,
+    for the holders of ``secret`` and the ``users`` of a users file."""
 
     def __init__(
         self,
@@ -293,12 +336,11 @@ class BrokerServer:
         host: str = "127.0.0.1",
         port: int = 0,
         ssl_context: ssl.SSLContext | None = None,
+        users: UsersFile | None = None,
     ) -> None:
-        if not secret:
-            raise ValueError("the broker needs a shared secret")
         self.broker = broker
         self._runner = web.AppRunner(
-            make_app(broker, secret), access_log=None, shutdown_timeout=SHUTDOWN_TIMEOUT_S
+            make_app(broker, secret, users), access_log=None, shutdown_timeout=SHUTDOWN_TIMEOUT_S
         )
         self._host, self._port = host, port
         self._ssl = ssl_context

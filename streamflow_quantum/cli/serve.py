@@ -1,4 +1,8 @@
-"""`sfq serve`: a standalone vQPU broker shared by many workflows and users."""
+"""`sfq serve`: a standalone vQPU broker shared by many workflows and users.
+
+Clients authenticate with one shared secret, or, with ``--users FILE``, each user with
+their own token (`sfq users add`); the shared secret is then optional.
+"""
 
 from __future__ import annotations
 
@@ -9,12 +13,14 @@ import os
 import signal
 import ssl
 import sys
+from pathlib import Path
 
 from streamflow.core.exception import WorkflowDefinitionException
 
 from streamflow_quantum.broker import protocol
 from streamflow_quantum.broker.journal import JournalError
 from streamflow_quantum.broker.settings import broker_schema
+from streamflow_quantum.broker.users import UsersError, UsersFile
 from streamflow_quantum.core.config import add_arguments, from_arguments
 from streamflow_quantum.core.errors import one_line
 
@@ -48,6 +54,12 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--secret-file",
         help=f"file holding the shared secret clients must send (default: ${protocol.ENV_SECRET})",
+    )
+    parser.add_argument(
+        "--users",
+        metavar="FILE",
+        help="authenticate each user by their own token, from this users file (sfq users "
+        "add); a shared secret, if also given, then authenticates the anonymous user",
     )
     parser.add_argument(
         "--tls-cert",
@@ -99,7 +111,7 @@ def _secret(args: argparse.Namespace) -> str:
     return os.environ.get(protocol.ENV_SECRET, "")
 
 
-async def _serve(args: argparse.Namespace, secret: str) -> None:
+async def _serve(args: argparse.Namespace, secret: str, users: UsersFile | None) -> None:
     from streamflow_quantum.broker.factory import build_broker
     from streamflow_quantum.broker.server import BrokerServer
 
@@ -110,7 +122,7 @@ async def _serve(args: argparse.Namespace, secret: str) -> None:
     broker = await asyncio.to_thread(
         build_broker, from_arguments(args, broker_schema()), None, journal
     )
-    server = BrokerServer(broker, secret, args.host, args.port, context)
+    server = BrokerServer(broker, secret, args.host, args.port, context, users)
     url = await server.start()
     print(
         f"sfq serve: broker for {broker.backend.name} ({broker.policy.name}) at {url}", flush=True
@@ -131,13 +143,20 @@ def main(argv: list[str]) -> int:
     except OSError as e:
         print(f"sfq serve: cannot read the secret file: {e.strerror}", file=sys.stderr)
         return 2
-    if not secret:
+    users = None
+    if args.users:
+        try:
+            users = UsersFile(Path(args.users))
+        except UsersError as e:
+            print(f"sfq serve: {e}", file=sys.stderr)
+            return 2
+    if not secret and users is None:
         print(
             f"sfq serve: a shared secret is required: set {protocol.ENV_SECRET} or pass --secret-file FILE",
             file=sys.stderr,
         )
         return 2
-    if len(secret.encode()) < MIN_SECRET_BYTES:
+    if secret and len(secret.encode()) < MIN_SECRET_BYTES:
         print(
             f"sfq serve: the shared secret has {len(secret.encode())} bytes; use at least "
             f"{MIN_SECRET_BYTES} random ones (python -c 'import secrets; print(secrets.token_urlsafe(32))')",
@@ -150,7 +169,7 @@ def main(argv: list[str]) -> int:
         print(f"sfq serve: {e}", file=sys.stderr)
         return 2
     try:
-        asyncio.run(_serve(args, secret))
+        asyncio.run(_serve(args, secret, users))
     except (ValueError, OSError, WorkflowDefinitionException, JournalError) as e:
         print(f"sfq serve: {e}", file=sys.stderr)
         return 1
