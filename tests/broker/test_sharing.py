@@ -169,3 +169,39 @@ async def test_receipts_say_when_programs_should_start_and_finish() -> None:
         await broker.close()
     actual = [r["times"]["started"] for r in records if r]
     assert abs(actual[-1] - starts[-1]) < 1.5
+
+
+async def test_priority_ageing_lets_a_low_priority_program_run() -> None:
+    """A high-priority user keeps the QPU busy; the low-priority program, aged past
+    them, still runs before high-priority programs that queued long before it started."""
+    settings = {
+        "backend": "aer:fake_manila",
+        "noise": False,
+        "packing": "serial",
+        "queue": "priority",
+        "queueOptions": {"ageingSeconds": 0.2},
+    }
+    broker = await _broker(settings, (0.1, None))
+    broker.start()
+    low, high = User("low", priority=1), User("high", priority=11)  # 2 s of ageing apart
+    try:
+        first = await broker.submit("high", [_bell("busy")], user=high)  # the QPU is busy
+        [receipt] = await broker.submit("low", [_bell("low")], user=low)
+        flood: list[str] = [first[0]["id"]]
+        for i in range(40):  # 4 s of work arriving over 2.4 s: the queue never empties
+            [r] = await broker.submit("high", [_bell(f"high{i}")], user=high)
+            flood.append(r["id"])
+            await asyncio.sleep(0.06)
+        record = await broker.result("low", receipt["id"], 60)
+        highs = [await broker.result("high", i, 60) for i in flood]
+    finally:
+        await broker.close()
+    assert record is not None and _good(record)
+    started = record["times"]["started"]
+    submitted = record["times"]["submitted"]
+    assert 1.5 < started - submitted < 4.0  # waited out its 2 s of priority, not the flood
+    overtaken = [
+        h for h in highs if h and h["times"]["submitted"] < started < h["times"]["started"]
+    ]
+    assert overtaken, "the aged program overtook no waiting high-priority program"
+    assert highs[0] is not None and highs[0]["times"]["started"] < started  # priority did count
