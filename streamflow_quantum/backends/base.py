@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import functools
+import datetime
 import logging
 import threading
 from abc import ABC, abstractmethod
@@ -64,6 +64,36 @@ def estimate_duration_s(circuit: QuantumCircuit, target: Target) -> float | None
         return None
 
 
+def calibration_id(date: object, digest: str | None = None) -> str | None:
+    """The id results record for a calibration: its date (ISO 8601), then ``#`` and a short
+    digest of its properties where they come from a file, whose edits may keep the date."""
+    when = date.isoformat() if isinstance(date, datetime.datetime) else date
+    if digest is None:
+        return None if when is None else str(when)
+    return f"{when or ''}#{digest[:8]}"
+
+
+class CalibrationError(RuntimeError):
+    """A new calibration the backend cannot take while the broker runs."""
+
+
+def _instructions(target: Target) -> dict[str, frozenset[tuple[int, ...]]]:
+    return {
+        name: frozenset(target.qargs_for_operation_name(name) or ())
+        for name in target.operation_names
+    }
+
+
+def check_same_device(old: Target, new: Target, name: str) -> None:
+    """Refuse a calibration that changes which gates act on which qubits: programs compiled
+    for the old Target must stay valid on the new one."""
+    if old.num_qubits != new.num_qubits or _instructions(old) != _instructions(new):
+        raise CalibrationError(
+            f"the new calibration of {name} changes its qubits, gates or coupling map; "
+            "kept the old one (restart the broker to take it)"
+        )
+
+
 def active_qubits(circuit: QuantumCircuit) -> tuple[int, ...]:
     used = {circuit.find_bit(q).index for instruction in circuit.data for q in instruction.qubits}
     return tuple(sorted(used))
@@ -92,6 +122,11 @@ class Backend(ABC):
     def open(cls, device: str, noise: bool, **options: Any) -> Backend:
         """The backend for ``device`` (the part of the name after ``:``)."""
 
+    #: The calibration :attr:`target` reflects (see :func:`calibration_id`); None where it
+    #: has none (an ideal simulator). Results record it.
+    calibration: str | None = None
+    _pass_manager: ThreadLocalPassManager | None = None
+
     def __init__(self, name: str, target: Target) -> None:
         self.name = name
         self.target = target
@@ -100,9 +135,27 @@ class Backend(ABC):
     def num_qubits(self) -> int:
         return int(self.target.num_qubits)
 
-    @functools.cached_property
+    @property
     def pass_manager(self) -> ThreadLocalPassManager:
-        return ThreadLocalPassManager(optimization_level=1, target=self.target)
+        """The serial service's pass manager, for the current calibration's Target."""
+        manager = self._pass_manager
+        if manager is None or manager.target is not self.target:
+            manager = self._pass_manager = ThreadLocalPassManager(1, self.target)
+        return manager
+
+    def refresh_calibration(self) -> bool:
+        """Re-read the device's calibration; where it changed, take the new Target (and what
+        derives from it) and return True. Blocking: the broker calls it in a worker thread.
+
+        Raises :class:`CalibrationError` for a calibration of a different device layout.
+        """
+        return False
+
+    def _recalibrated(self, target: Target, calibration: str | None) -> None:
+        """Switch to a new calibration's Target of the same device."""
+        check_same_device(self.target, target, self.name)
+        self.target = target
+        self.calibration = calibration
 
     def compile(self, circuit: QuantumCircuit) -> QuantumCircuit:
         """Transpile a logical circuit for the whole device (the serial service)."""

@@ -17,7 +17,12 @@ import os
 from collections import Counter
 from typing import TYPE_CHECKING, Any
 
-from streamflow_quantum.backends.base import Backend, active_qubits, normalise_counts
+from streamflow_quantum.backends.base import (
+    Backend,
+    active_qubits,
+    calibration_id,
+    normalise_counts,
+)
 from streamflow_quantum.backends.registry import fake_device
 from streamflow_quantum.core.config import Schema, load_schema
 from streamflow_quantum.core.errors import ConfigError
@@ -89,6 +94,22 @@ class IBMBackend(Backend):
         context = {"session": Session, "batch": RuntimeBatch}.get(mode)
         self._context = context(backend=self.device) if context is not None else None
         super().__init__(f"ibm:{self.device.name}", self.device.target)
+        self.calibration = self._calibrated_at(refresh=False)
+
+    def _calibrated_at(self, refresh: bool) -> str | None:
+        """The id of the device's calibration: its properties' ``last_update_date``."""
+        properties = self.device.properties(refresh=refresh)
+        return calibration_id(getattr(properties, "last_update_date", None))
+
+    def refresh_calibration(self) -> bool:
+        """Ask the provider for the device's properties; where their date changed, refresh
+        the device's configuration and Target and take them. A fake device's snapshot
+        never changes (calibration files are for ``aer:<fake device>``)."""
+        if self.local or self._calibrated_at(refresh=True) == self.calibration:
+            return False
+        self.device.refresh()
+        self._recalibrated(self.device.target, self._calibrated_at(refresh=False))
+        return True
 
     def _circuits(self, batch: Batch) -> list[QuantumCircuit]:
         """What the job samples: the composite, or in local mode a wide one's placements."""

@@ -23,6 +23,13 @@ class PackingPolicy(Protocol):
     ``forget`` drops what the policy kept for a program that left the queue.
     ``prepare(program, like)`` reuses the preparation of ``like``, a program with the
     same circuit prepared before.
+
+    ``recalibrate`` re-reads the backend's Target after a new calibration of the same
+    device (same qubits, gates and coupling map): it holds the policy's lock, so it never
+    races ``prepare`` or ``next_batch``, and programs prepared before stay valid.
+    ``solo_success`` is a prepared program's estimated success probability alone on the
+    empty device at its best placement, or None where the policy has no cheap estimate
+    (a broker with several QPUs compares them by it).
     """
 
     name: str
@@ -40,3 +47,7 @@ class PackingPolicy(Protocol):
     def next_batch(self, queue: Sequence[Program]) -> Batch: ...
 
     def forget(self, program: Program) -> None: ...
+
+    def recalibrate(self) -> None: ...
+
+    def solo_success(self, program: Program) -> float | None: ...

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from streamflow_quantum.backends.base import active_qubits
 from streamflow_quantum.core.model import Batch, Placement, Program
+from streamflow_quantum.packing.fidelity import success_probability
 
 if TYPE_CHECKING:
     from qiskit import QuantumCircuit
@@ -39,6 +40,13 @@ class SerialPolicy:
 
     def forget(self, program: Program) -> None:
         self.compiled.pop(program.id, None)
+
+    def recalibrate(self) -> None:
+        """Nothing to redo: programs compile with the backend's pass manager, which follows
+        its Target; those compiled before keep the placement the old calibration chose."""
+
+    def solo_success(self, program: Program) -> float | None:
+        return success_probability(self.compiled[program.id], self.backend.target)
 
     def next_batch(self, queue: Sequence[Program]) -> Batch:
         program = queue[0]

@@ -22,6 +22,9 @@ after resets of the reused qubits and a barrier (hyperq/compose's convention),
 where they end no later than the batch's longest program; their estimate counts
 those resets, and the budget applies the same way. Appended programs stay on
 their slot's qubits, so isolation holds in every time layer.
+
+After a new calibration, ``recalibrate`` rebuilds the device model and places
+every queued program again (see there).
 """
 
 from __future__ import annotations
@@ -132,6 +135,9 @@ class FitPolicy:
         self.default_budget = default_budget
         #: Each queued program's preparation, by program id.
         self.prepared: dict[str, Prepared] = {}
+        #: Where :meth:`recalibrate` reads a new Target (set by :meth:`from_backend`).
+        self.backend: Backend | None = None
+        self._pass_manager: ThreadLocalPassManager | None = None
         self._lock = threading.Lock()
 
     @classmethod
@@ -140,11 +146,17 @@ class FitPolicy:
 
     @classmethod
     def from_backend(cls, backend: Backend, **options: Any) -> FitPolicy:
-        return cls(backend.target, **options)
+        policy = cls(backend.target, **options)
+        policy.backend = backend
+        return policy
 
-    @functools.cached_property
+    @property
     def pass_manager(self) -> ThreadLocalPassManager:
-        return ThreadLocalPassManager(OPTIMIZATION_LEVEL, self.target)
+        """Compiles for the current calibration's Target (a new one after :meth:`recalibrate`)."""
+        manager = self._pass_manager
+        if manager is None or manager.target is not self.target:
+            manager = self._pass_manager = ThreadLocalPassManager(OPTIMIZATION_LEVEL, self.target)
+        return manager
 
     def forget(self, program: Program) -> None:
         with self._lock:
@@ -157,11 +169,7 @@ class FitPolicy:
         thread at a time: the device's and patterns' caches are shared with packing)."""
         if like is not None:
             with self._lock:
-                kept = self.prepared[like.id]
-                options = tuple(replace(option, program=program) for option in kept.options)
-                self.prepared[program.id] = replace(
-                    kept, program=program, solo=options[0], options=options
-                )
+                self.prepared[program.id] = self._like(self.prepared[like.id], program)
             return
         circuit = program.circuit
         if circuit.num_qubits > self.device.num_qubits:
@@ -175,13 +183,13 @@ class FitPolicy:
             raise ProgramError(
                 f"{program.name}: cannot compile for this device: {one_line(error)}"
             ) from error
-        with self._lock:
-            self._place_alone(program, compiled)
-
-    def _place_alone(self, program: Program, compiled: QuantumCircuit) -> None:
-        """Where the compiled program could go on the empty device, best first."""
-        circuit = program.circuit
         pattern = extract_pattern(compiled)
+        isolated = midcircuit_operations(circuit) > self.isolate_above
+        with self._lock:
+            self.prepared[program.id] = self._place_alone(program, pattern, isolated)
+
+    def _place_alone(self, program: Program, pattern: Pattern, isolated: bool) -> Prepared:
+        """Where the compiled program could go on the empty device, best first."""
         everything = range(self.device.num_qubits)
         linked = True
         # A connected pattern embeds at home, so its search ends; one with links may
@@ -204,7 +212,7 @@ class FitPolicy:
         )
         solo = built[0]
         buffers = [self.device.buffer(m) for m in (*search.mappings, pattern.home)]
-        self.prepared[program.id] = Prepared(
+        return Prepared(
             program,
             pattern,
             linked,
@@ -212,9 +220,48 @@ class FitPolicy:
             tuple(built),
             min(buffers),
             search.exhaustive,
-            midcircuit_operations(circuit) > self.isolate_above,
+            isolated,
             solo.success / bound(self.device.rank(pattern, solo.mapping)),
         )
+
+    @staticmethod
+    def _like(kept: Prepared, program: Program) -> Prepared:
+        """``kept``'s preparation for ``program``, a program with the same circuit."""
+        options = tuple(replace(option, program=program) for option in kept.options)
+        return replace(kept, program=program, solo=options[0], options=options)
+
+    # -- calibration ----------------------------------------------------------
+
+    def recalibrate(self, target: Target | None = None) -> None:
+        """Take a new calibration's Target (default: the backend's current one).
+
+        The device model, its qubit ranking and error tables are rebuilt, and every
+        queued program is placed alone again at once (its solo placement, options and
+        estimates follow the new errors). Its compiled body stays: the new Target has
+        the same gates and coupling map, so it remains valid.
+        """
+        if target is None:
+            if self.backend is None:
+                raise ValueError("this fit policy has no backend: pass the new Target")
+            target = self.backend.target
+        with self._lock:
+            self.target = target
+            self.device = Device(target)
+            self.__dict__.pop("_reset_s", None)
+            # Programs with the same circuit share a pattern: placed once.
+            placed: dict[int, Prepared] = {}
+            for program_id, item in list(self.prepared.items()):
+                done = placed.get(id(item.pattern))
+                if done is None:
+                    item.pattern.laid.clear()  # estimated with the old errors
+                    done = placed[id(item.pattern)] = self._place_alone(
+                        item.program, item.pattern, item.isolated
+                    )
+                self.prepared[program_id] = self._like(done, item.program)
+
+    def solo_success(self, program: Program) -> float | None:
+        with self._lock:
+            return self.prepared[program.id].solo.success
 
     def _fit(
         self,

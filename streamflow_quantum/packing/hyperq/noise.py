@@ -3,8 +3,8 @@
 A set of qubits scores the mean two-qubit error over its coupling edges plus the
 mean readout error of its qubits (HyperQ used two-qubit errors only; on Eagle
 devices readout errors differ tenfold between qubits and dominate small programs).
-Scores are read once per policy, that is once per calibration (a new calibration
-comes as a new Target). The worst ``low_quality`` cells are low-quality. Sensitive
+Scores are read once per calibration: by the policy, then again by its
+``recalibrate``. The worst ``low_quality`` cells are low-quality. Sensitive
 programs take the topmost-leftmost free position outside them (inside only when
 they head the queue and fit nowhere else); heavy programs try
 low-quality positions first.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import statistics
+import threading
 from collections.abc import Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
@@ -12,6 +13,7 @@ from qiskit.transpiler.exceptions import TranspilerError
 from streamflow_quantum.backends.base import estimate_duration_s
 from streamflow_quantum.core.config import Schema, load_schema
 from streamflow_quantum.core.errors import ProgramError, one_line
+from streamflow_quantum.packing.fidelity import success_probability
 from streamflow_quantum.packing.hyperq.board import Board
 from streamflow_quantum.packing.hyperq.compose import compose_batch
 from streamflow_quantum.packing.hyperq.noise import NoiseAwareOrder
@@ -39,13 +41,25 @@ class HyperQPolicy:
     def __init__(
         self, target: Target, reuse_limit: int, isolate_above: int, low_quality: int
     ) -> None:
-        self.target = target
+        #: Regions depend on the coupling map alone, which a new calibration keeps.
         self.layout = layout_for(target)
-        self.catalog = ShapeCatalog.build(self.layout, target)
         self.reuse_limit = reuse_limit
         self.isolate_above = isolate_above
+        self.low_quality = low_quality
+        #: Where :meth:`recalibrate` reads a new Target (set by :meth:`from_backend`).
+        self.backend: Backend | None = None
+        #: Each queued program's compiled versions, by program id.
+        self.prepared: dict[str, Prepared] = {}
+        # Guards what prepare, next_batch and recalibrate share: the catalog and prepared.
+        self._lock = threading.Lock()
+        self._calibrate(target)
+
+    def _calibrate(self, target: Target) -> None:
+        """Read the Target's errors and durations: qVM shapes, region ranking, reset time."""
+        self.target = target
+        self.catalog = ShapeCatalog.build(self.layout, target)
         self.order = (
-            NoiseAwareOrder(self.layout, target, low_quality)
+            NoiseAwareOrder(self.layout, target, self.low_quality)
             if self.noise_aware
             else topmost_leftmost
         )
@@ -55,8 +69,6 @@ class HyperQPolicy:
             if p and p.duration
         ]
         self.reset_s = statistics.median(resets) if resets else 0.0
-        #: Each queued program's compiled versions, by program id.
-        self.prepared: dict[str, Prepared] = {}
 
     @classmethod
     def options_schema(cls) -> Schema:
@@ -64,18 +76,24 @@ class HyperQPolicy:
 
     @classmethod
     def from_backend(cls, backend: Backend, **options: Any) -> HyperQPolicy:
-        return cls(backend.target, **options)
+        policy = cls(backend.target, **options)
+        policy.backend = backend
+        return policy
 
     def forget(self, program: Program) -> None:
-        self.prepared.pop(program.id, None)
+        with self._lock:
+            self.prepared.pop(program.id, None)
 
     def prepare(self, program: Program, like: Program | None = None) -> None:
+        """Compile for each of the program's shapes (in the calling thread, beside others)."""
         if like is not None:
-            self.prepared[program.id] = replace(self.prepared[like.id], program=program)
+            with self._lock:
+                self.prepared[program.id] = replace(self.prepared[like.id], program=program)
             return
         circuit = program.circuit
+        catalog = self.catalog
         versions = []
-        for shape in self.catalog.versions(circuit.num_qubits, program.name):
+        for shape in catalog.versions(circuit.num_qubits, program.name):
             try:
                 compiled = shape.compile(circuit)
             except TranspilerError as error:
@@ -84,21 +102,62 @@ class HyperQPolicy:
                     f"{one_line(error)}"
                 ) from error
             versions.append(Version(shape, compiled, estimate_duration_s(compiled, shape.target)))
-        self.prepared[program.id] = Prepared(
-            program,
-            versions,
-            sum(circuit.count_ops().values()),
-            midcircuit_operations(circuit) > self.isolate_above,
+        with self._lock:
+            if self.catalog is not catalog:  # recalibrated while compiling
+                versions = self._rebound(versions)
+            self.prepared[program.id] = Prepared(
+                program,
+                versions,
+                sum(circuit.count_ops().values()),
+                midcircuit_operations(circuit) > self.isolate_above,
+            )
+
+    def recalibrate(self, target: Target | None = None) -> None:
+        """Take a new calibration's Target (default: the backend's current one).
+
+        Shapes, the noise-aware region ranking and the reset time are read again, and
+        every queued program's versions move to the new shapes of the same name, their
+        durations estimated again (relabelling then scores the new errors). Compiled
+        circuits stay: the new Target has the same gates and coupling map.
+        """
+        if target is None:
+            if self.backend is None:
+                raise ValueError(f"this {self.name} policy has no backend: pass the new Target")
+            target = self.backend.target
+        with self._lock:
+            self._calibrate(target)
+            for item in self.prepared.values():
+                item.versions = self._rebound(item.versions)
+
+    def _rebound(self, versions: list[Version]) -> list[Version]:
+        """``versions`` on the current catalog's shapes."""
+        rebound = []
+        for version in versions:
+            shape = self.catalog.shape(version.shape.name)
+            duration = estimate_duration_s(version.circuit, shape.target)
+            rebound.append(Version(shape, version.circuit, duration))
+        return rebound
+
+    def solo_success(self, program: Program) -> float | None:
+        """The best estimate over the program's versions and their positions on the device
+        (as compiled, before relabelling)."""
+        with self._lock:
+            versions = list(self.prepared[program.id].versions)
+        return max(
+            success_probability(version.circuit, target)
+            for version in versions
+            for target in version.shape.position_targets()
         )
 
     def next_batch(self, queue: Sequence[Program]) -> Batch:
-        prepared = [self.prepared[program.id] for program in queue]
-        board = Board(self.layout, self.target)
-        place_in_space(prepared, board, self.order)
-        if self.time_packing and not prepared[0].alone:
-            append_in_time(prepared, board, self.reuse_limit, self.reset_s)
-        shots = min(item.program.shots_left for item in board.items)
-        return compose_batch(board.items, shots, self.target)
+        with self._lock:
+            prepared = [self.prepared[program.id] for program in queue]
+            board = Board(self.layout, self.target)
+            place_in_space(prepared, board, self.order)
+            if self.time_packing and not prepared[0].alone:
+                append_in_time(prepared, board, self.reuse_limit, self.reset_s)
+            shots = min(item.program.shots_left for item in board.items)
+            return compose_batch(board.items, shots, self.target)
 
 
 class SpacePolicy(HyperQPolicy):

@@ -87,6 +87,12 @@ class Shape:
             )
         return target
 
+    def position_targets(self) -> list[Target]:
+        """The Target of each position (the device's own for the whole-device shape)."""
+        if self.name == "device":
+            return [self.device_target]
+        return [self.position_target(position) for position in self.positions]
+
     def best_labels(self, circuit: QuantumCircuit, position: Position) -> Relabelling:
         """Local qubit for each qubit of the compiled circuit: the least noisy equivalent labelling.
 
@@ -304,6 +310,11 @@ class ShapeCatalog:
                 if shape is not None:
                     grid[rows, cols] = shape
         return cls(layout, _half_shape(layout, device), grid, _device_shape(layout, device))
+
+    def shape(self, name: str) -> Shape:
+        """The catalog's shape called ``name``."""
+        shapes = [self.device, *self.grid.values(), *([self.half] if self.half else [])]
+        return next(shape for shape in shapes if shape.name == name)
 
     def versions(self, width: int, name: str) -> list[Shape]:
         """HyperQ's rule: fewest cells, then the squarest; both orientations (at most 2)."""
