@@ -49,6 +49,7 @@ from collections import Counter, deque
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
+from streamflow_quantum.broker.calibration import keep_calibrated
 from streamflow_quantum.broker.outcomes import batch_seed, check_counts, is_transient
 from streamflow_quantum.broker.protocol import MAX_SEED
 from streamflow_quantum.broker.qpus import CLIENT_PREFIX, Qpu, estimate_starts, labelled
@@ -136,6 +137,7 @@ class Broker:
         # next_batch share.
         self._pool = WorkerPool(min(4, max(2, os.cpu_count() or 2)), "sfq-compile")
         self._tasks: list[asyncio.Task[None]] = []
+        self._calibrating: asyncio.Task[None] | None = None
         self._closing = False
         #: Fetching the counts of jobs that ran while the broker was down.
         self._reattaching: set[asyncio.Task[None]] = set()
@@ -165,6 +167,12 @@ class Broker:
                 task = loop.create_task(self._dispatch_forever(qpu))
                 task.add_done_callback(self._dispatch_ended)
                 self._tasks.append(task)
+            self._calibrating = loop.create_task(
+                keep_calibrated(
+                    [(q.backend, q.policy, q.packer) for q in self.qpus],
+                    self.settings["calibrationPeriod"],
+                )
+            )
 
     def _dispatch_ended(self, task: asyncio.Task[None]) -> None:
         """A dispatcher that died of a bug fails every waiting program rather than hang it."""
@@ -197,10 +205,11 @@ class Broker:
         # cancellation that arrives as its future completes (a batch's result, say).
         self._closing = True
         self._notify()
-        for task in self._tasks:
+        tasks = [*self._tasks, *([self._calibrating] if self._calibrating else [])]
+        for task in tasks:
             task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)  # failures logged already
-        self._tasks = []
+        await asyncio.gather(*tasks, return_exceptions=True)  # failures logged already
+        self._tasks, self._calibrating = [], None
         self._queue.clear()
         for program in list(self._programs.values()):
             if not self._done[program.id].done():
@@ -639,7 +648,7 @@ class Broker:
                     continue
                 taken = {id(p) for p in batch.programs}
                 self._queue = [p for p in self._queue if id(p) not in taken]
-            await self._run(qpu, batch)
+            await self._run(qpu, batch, full=len(taken) < len(offered))
 
     async def _pack(self, qpu: Qpu, queue: list[Program]) -> Batch:
         """Packing and composing take a while on a large device: off the event loop, on a
@@ -695,7 +704,9 @@ class Broker:
     def _timeout(self, batch: Batch) -> float:
         return float(max(self.settings["batchTimeout"], 1.5 * batch.duration_s * batch.shots))
 
-    async def _run(self, qpu: Qpu, batch: Batch) -> None:
+    async def _run(self, qpu: Qpu, batch: Batch, full: bool) -> None:
+        """Run ``batch`` on ``qpu``; ``full``: it left programs behind (the model learns
+        what a batch holds from those)."""
         started = time.time()
         for program in batch.programs:
             program.started = program.started or started
@@ -728,6 +739,8 @@ class Broker:
             "" if len(self._queue) == 1 else "s",
         )
         qpu.running, qpu.started = batch, started
+        for program in batch.programs:  # what its placement was chosen against
+            program.calibration = qpu.backend.calibration
         backend = qpu.backend
         call = in_daemon_thread(lambda: backend.run(batch, seed), f"sfq-run-{batch.id}")
         try:
@@ -747,7 +760,14 @@ class Broker:
             return
         end = time.time()
         qpu.recent.append(
-            {"id": batch.id, "programs": len(names), "device_s": modelled, "wall_s": end - started}
+            {
+                "id": batch.id,
+                "programs": len(names),
+                "width": sum(p.circuit.num_qubits for p in batch.programs),
+                "full": full,
+                "device_s": modelled,
+                "wall_s": end - started,
+            }
         )
         qpu.running = None
         self._charge(batch, modelled, end)
@@ -853,12 +873,8 @@ class Broker:
             last = next((b for b in qpu.recent if b["id"] == program.batches[-1]), None)
             if last is not None:  # the modelled device time of its (last) batch
                 record["device_s"] = last["device_s"]
-        # When the Target it was compiled for was calibrated, where the backend says.
-        calibration = getattr(qpu.backend, "calibration", None)
-        if calibration is not None:
-            record["calibration"] = (
-                calibration.isoformat() if hasattr(calibration, "isoformat") else str(calibration)
-            )
+        if program.calibration is not None:
+            record["calibration"] = program.calibration
         if len(program.jobs) > 1:
             record["jobs"], record["batches"] = program.jobs, program.batches
         if program.notes:

@@ -72,15 +72,26 @@ class Qpu:
         """What a batch costs here, by the model: device time and overhead."""
         return self.device_s_per_batch() + self.overhead_s()
 
-    def programs_per_batch(self, batch_size: int) -> int:
-        """Programs a batch takes here, by recent batches (1 for a policy that does not pack)."""
+    def capacity(self) -> float:
+        """Qubits of programs (their own widths, summed) a batch takes here: the mean of
+        recent batches that left programs behind (full ones), or, before any was full,
+        the most a batch took or the device's qubits, whichever is more."""
+        full = [b["width"] for b in self.recent if b["full"]]
+        if full:
+            return float(sum(full) / len(full))
+        return float(max([self.num_qubits, *(b["width"] for b in self.recent)]))
+
+    def takes(self, queue: Sequence[Program], batch_size: int) -> int:
+        """How many programs from the head of ``queue`` a batch should take here."""
         if not self.policy.packs:
             return 1
-        recent = self.recent
-        size = sum(b["programs"] for b in recent) / len(recent) if recent else 1.0
-        if batch_size:
-            size = min(size, batch_size)
-        return max(1, round(size))
+        room, taken = self.capacity(), 0
+        for program in queue[: batch_size or None]:
+            room -= program.circuit.num_qubits
+            if room < 0 and taken:
+                break
+            taken += 1
+        return taken
 
     def running_end(self, now: float) -> float | None:
         """When the running batch should end by the model (None when idle)."""
@@ -138,8 +149,8 @@ def estimate_starts(
 ) -> list[tuple[float, float]]:
     """When each program of the ordered queue should start and finish, by the model.
 
-    The queue is cut into batches of each QPU's usual size, head first, and each batch
-    goes to the QPU that should be free first (a batch starts no sooner than
+    The queue is cut into batches of what each QPU's batches usually hold, head first,
+    and each goes to the QPU that should be free first (a batch starts no sooner than
     ``earliest``: the batch window). Which programs may run where is not modelled.
     """
     free = [(qpu.free_at(now), i) for i, qpu in enumerate(qpus) if qpu.online]
@@ -150,6 +161,6 @@ def estimate_starts(
         qpu = qpus[i]
         start = max(at, earliest)
         end = start + qpu.batch_s()
-        times += [(start, end)] * min(qpu.programs_per_batch(batch_size), len(ordered) - len(times))
+        times += [(start, end)] * qpu.takes(ordered[len(times) :], batch_size)
         heapq.heappush(free, (end, i))
     return times

@@ -70,6 +70,8 @@ class Program:
     jobs: list[str] = field(default_factory=list)
     batches: list[str] = field(default_factory=list)
     placement: tuple[int, ...] = ()
+    #: The device calibration its last batch was placed against (None: no calibration).
+    calibration: str | None = None
     #: Where placing it fell short of the policy's aim (see :attr:`Placement.notes`).
     notes: tuple[str, ...] = ()
 

@@ -92,7 +92,8 @@ def test_a_circuit_too_big_for_the_device_says_so(tmp_path: Path) -> None:
     done, results = _sample(tmp_path, wide, backend="aer:fake_manila")
     assert done.returncode == 1
     assert results[0]["error"] == (
-        "wide.qasm: needs 6 qubits but aer:fake_manila has 5; use a larger device or a smaller circuit"
+        "wide.qasm: needs 6 qubits but the widest QPU here, aer:fake_manila, has 5: send at "
+        "most 5, or cut it for expectation values with `sfq estimate`"
     )
 
 
