@@ -648,6 +648,8 @@ class Broker:
                     continue
                 taken = {id(p) for p in batch.programs}
                 self._queue = [p for p in self._queue if id(p) not in taken]
+                qpu.running, qpu.started = batch, time.time()
+            self._notify()  # a QPU that deferred to this one looks again
             await self._run(qpu, batch, full=len(taken) < len(offered))
 
     async def _pack(self, qpu: Qpu, queue: list[Program]) -> Batch:
