@@ -1,6 +1,6 @@
 """`sfq bench multi-qpu`: two QPUs behind one broker against one, on the same workload.
 
-The HyperQ small-only queue (QASMBench circuits) goes to an in-process broker, all at
+A HyperQ queue of QASMBench circuits (small-only by default) goes to an in-process broker, all at
 once, three times: with one QPU, with two of the same device, and with two where the
 second fails halfway (from its ``k``-th batch on, a dropped connection, as a device
 that goes offline). Each backend job lasts the device-time clock's
@@ -91,7 +91,10 @@ async def _run(
             qpus[-1].jobs = 0
         programs = [Program(f"{name}-{i}", c, shots) for i, (name, c) in enumerate(queue)]
         begin = time.time()
-        receipts = await broker.submit("bench", programs)
+        # Keyed by circuit, as the wire format keys programs by their file's digest:
+        # repeats of a circuit reuse its compilation.
+        keys = [name for name, _ in queue]
+        receipts = await broker.submit("bench", programs, keys)
         submitted = time.time()
         records = [
             await broker.result("bench", r["id"], 3600) if "id" in r else {"error": r["error"]}
@@ -139,6 +142,12 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--json", metavar="FILE", help="write the figures and settings here")
     parser.add_argument("--quick", action="store_true", help="the first 60 programs of the queue")
     parser.add_argument("--programs", type=int, default=0, help="programs of the queue (0: all)")
+    parser.add_argument(
+        "--workload",
+        choices=("small_only", "small_med"),
+        default="small_only",
+        help="the HyperQ queue to run",
+    )
     parser.add_argument("--device", default="aer:fake_brisbane")
     parser.add_argument("--packing", default="fit")
     parser.add_argument("--queue-policy", default="fifo")
@@ -152,7 +161,7 @@ def main(argv: list[str]) -> int:
     args = _parser().parse_args(argv)
     if args.quick and not args.programs:
         args.programs = 60
-    queue = load_workload(default_benchmarks(), "small_only")
+    queue = load_workload(default_benchmarks(), args.workload)
     if args.programs:
         queue = queue[: args.programs]
     clock = Clock(overhead_s=args.overhead, shots=args.shots)

@@ -29,11 +29,14 @@ def commit() -> str:
     return head.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
 
 
-def provenance(benchmark: str, argv: Sequence[str]) -> dict[str, Any]:
-    """What produced a JSON: the commit, the command line, when, and the interpreter."""
+def provenance(
+    benchmark: str, argv: Sequence[str], command: Sequence[str] = ("sfq", "bench")
+) -> dict[str, Any]:
+    """What produced a JSON: the commit, the command line (``command benchmark argv``),
+    when, and the interpreter."""
     return {
         "commit": commit(),
-        "command": shlex.join(["sfq", "bench", benchmark, *argv]),
+        "command": shlex.join([*command, benchmark, *argv]),
         "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "python": sys.version.split()[0],
     }

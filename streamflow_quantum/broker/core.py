@@ -42,7 +42,6 @@ import functools
 import hashlib
 import io
 import logging
-import os
 import threading
 import time
 from collections import Counter, deque
@@ -57,6 +56,7 @@ from streamflow_quantum.broker.settings import broker_settings
 from streamflow_quantum.broker.threads import (
     T,
     WorkerPool,
+    compile_threads,
     drop_outcome,
     in_daemon_thread,
     settle_once,
@@ -135,7 +135,7 @@ class Broker:
         # Programs compile side by side in the pool (a long compile holds up nobody);
         # each QPU packs in a thread of its own. A policy guards what its prepare and
         # next_batch share.
-        self._pool = WorkerPool(min(4, max(2, os.cpu_count() or 2)), "sfq-compile")
+        self._pool = WorkerPool(compile_threads(), "sfq-compile")
         self._tasks: list[asyncio.Task[None]] = []
         self._calibrating: asyncio.Task[None] | None = None
         self._closing = False
@@ -546,19 +546,23 @@ class Broker:
             like = self._alike.get(key) if key is not None else None
         ready: dict[Qpu, float | None] = {}
         refusal: ProgramError | None = None
+        done: dict[int, float | None] = {}  # by policy: QPUs of one device share theirs
         for qpu in self.qpus:
             if not qpu.online or program.circuit.num_qubits > qpu.num_qubits:
                 continue
-            try:
-                self._prepare_on(qpu, program, like)
-            except ProgramError as e:
-                if len(self.qpus) == 1:
-                    raise
-                logger.info("%s cannot run on %s: %s", program.name, qpu.label, one_line(e))
-                refusal = refusal or e
-                continue
-            # Its estimate alone there, to keep its budget among several QPUs.
-            ready[qpu] = qpu.policy.solo_success(program) if len(self.qpus) > 1 else None
+            if id(qpu.policy) not in done:
+                try:
+                    self._prepare_on(qpu, program, like)
+                except ProgramError as e:
+                    if len(self.qpus) == 1:
+                        raise
+                    logger.info("%s cannot run on %s: %s", program.name, qpu.label, one_line(e))
+                    refusal = refusal or e
+                    continue
+                # Its estimate alone there, to keep its budget among several QPUs.
+                many = len(self.qpus) > 1
+                done[id(qpu.policy)] = qpu.policy.solo_success(program) if many else None
+            ready[qpu] = done[id(qpu.policy)]
         if not ready:
             raise refusal or ProgramError(f"{program.name}: no QPU of this broker is online")
         self._ready[program.id] = ready

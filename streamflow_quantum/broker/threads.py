@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import logging
+import os
 import queue as queues
 import threading
 from collections.abc import Callable
@@ -15,6 +16,11 @@ from streamflow_quantum.core.errors import one_line
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
+
+
+def compile_threads() -> int:
+    """Threads of the broker's compile pool: one per core, at least 2 and at most 4."""
+    return min(4, max(2, os.cpu_count() or 2))
 
 
 class WorkerPool:

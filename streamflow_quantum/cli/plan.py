@@ -13,7 +13,6 @@ import argparse
 import asyncio
 import itertools
 import json
-import shlex
 import sys
 from typing import Any
 
@@ -169,8 +168,7 @@ def _write(args: argparse.Namespace, argv: list[str], kind: str, body: dict[str,
         return
     report = {
         "benchmark": f"plan-{kind}",
-        **provenance("plan", argv),
-        "command": shlex.join(["sfq", "plan", *argv]),
+        **provenance("plan", argv, command=("sfq",)),
         "settings": _settings(args),
         **body,
     }

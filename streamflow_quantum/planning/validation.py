@@ -23,21 +23,19 @@ and so varies more from one recorded run to the next.
 from __future__ import annotations
 
 import asyncio
-import os
 import time
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
+from streamflow_quantum.broker.threads import compile_threads
 from streamflow_quantum.core.model import Program
 from streamflow_quantum.planning.distributions import Distribution
 from streamflow_quantum.planning.engine import Platform, simulate
 from streamflow_quantum.planning.metrics import job_figures
 from streamflow_quantum.planning.workload import Job
 
-#: The broker's compile pool (``Broker._pool``): as many threads as this.
-COMPILE_THREADS = min(4, max(2, os.cpu_count() or 2))
 CLIENT = "plan-validation"
 
 
@@ -107,7 +105,7 @@ def fit(records: Sequence[dict[str, Any]]) -> dict[str, Any]:
         "prepare": _gamma(prepare),
         "service": _gamma(service),
         "overhead_s": float(np.median(gaps)),
-        "compile_threads": COMPILE_THREADS,
+        "compile_threads": compile_threads(),
     }
 
 
