@@ -654,7 +654,7 @@ class Broker:
                 self._queue = [p for p in self._queue if id(p) not in taken]
                 qpu.running, qpu.started = batch, time.time()
             self._notify()  # a QPU that deferred to this one looks again
-            await self._run(qpu, batch, full=len(taken) < len(offered))
+            await self._run(qpu, batch)
 
     async def _pack(self, qpu: Qpu, queue: list[Program]) -> Batch:
         """Packing and composing take a while on a large device: off the event loop, on a
@@ -710,9 +710,7 @@ class Broker:
     def _timeout(self, batch: Batch) -> float:
         return float(max(self.settings["batchTimeout"], 1.5 * batch.duration_s * batch.shots))
 
-    async def _run(self, qpu: Qpu, batch: Batch, full: bool) -> None:
-        """Run ``batch`` on ``qpu``; ``full``: it left programs behind (the model learns
-        what a batch holds from those)."""
+    async def _run(self, qpu: Qpu, batch: Batch) -> None:
         started = time.time()
         for program in batch.programs:
             program.started = program.started or started
@@ -770,7 +768,6 @@ class Broker:
                 "id": batch.id,
                 "programs": len(names),
                 "width": sum(p.circuit.num_qubits for p in batch.programs),
-                "full": full,
                 "device_s": modelled,
                 "wall_s": end - started,
             }

@@ -27,6 +27,8 @@ if TYPE_CHECKING:
 DEFAULT_OVERHEAD_S = 2.0
 #: Batches whose figures a QPU's model averages.
 RECENT_BATCHES = 32
+#: Queued programs the model looks through to fill a batch, from the head.
+LOOK_AHEAD = 256
 #: Characters of a client digest ``status`` shows.
 CLIENT_PREFIX = 8
 
@@ -73,24 +75,22 @@ class Qpu:
         return self.device_s_per_batch() + self.overhead_s()
 
     def capacity(self) -> float:
-        """Qubits of programs (their own widths, summed) a batch takes here: the mean of
-        recent batches that left programs behind (full ones), or, before any was full,
-        the most a batch took or the device's qubits, whichever is more."""
-        full = [b["width"] for b in self.recent if b["full"]]
-        if full:
-            return float(sum(full) / len(full))
+        """Qubits of programs (their own widths, summed) a batch can hold here: the most a
+        recent batch held, and at least the device's qubits (time packing may hold more)."""
         return float(max([self.num_qubits, *(b["width"] for b in self.recent)]))
 
-    def takes(self, queue: Sequence[Program], batch_size: int) -> int:
-        """How many programs from the head of ``queue`` a batch should take here."""
+    def takes(self, queue: Sequence[Program], batch_size: int) -> list[int]:
+        """Which programs of ``queue`` (positions) a batch should take here: the head, then
+        each that still fits, as a packer fills the room the head leaves."""
         if not self.policy.packs:
-            return 1
-        room, taken = self.capacity(), 0
-        for program in queue[: batch_size or None]:
-            room -= program.circuit.num_qubits
-            if room < 0 and taken:
-                break
-            taken += 1
+            return [0]
+        room, taken = self.capacity(), list[int]()
+        for i, program in enumerate(queue):
+            if not taken or program.circuit.num_qubits <= room:
+                taken.append(i)
+                room -= program.circuit.num_qubits
+                if len(taken) == batch_size or room <= 0:
+                    break
         return taken
 
     def running_end(self, now: float) -> float | None:
@@ -149,18 +149,22 @@ def estimate_starts(
 ) -> list[tuple[float, float]]:
     """When each program of the ordered queue should start and finish, by the model.
 
-    The queue is cut into batches of what each QPU's batches usually hold, head first,
+    Batches are filled as a packer would, from the head of the queue on (``takes``),
     and each goes to the QPU that should be free first (a batch starts no sooner than
     ``earliest``: the batch window). Which programs may run where is not modelled.
     """
     free = [(qpu.free_at(now), i) for i, qpu in enumerate(qpus) if qpu.online]
     heapq.heapify(free)
-    times: list[tuple[float, float]] = []
-    while len(times) < len(ordered) and free:
+    times: dict[int, tuple[float, float]] = {}
+    waiting = list(range(len(ordered)))
+    while waiting and free:
         at, i = heapq.heappop(free)
         qpu = qpus[i]
         start = max(at, earliest)
         end = start + qpu.batch_s()
-        times += [(start, end)] * qpu.takes(ordered[len(times) :], batch_size)
+        taken = set(qpu.takes([ordered[j] for j in waiting[:LOOK_AHEAD]], batch_size))
+        for k in taken:
+            times[waiting[k]] = (start, end)
+        waiting = [j for k, j in enumerate(waiting) if k not in taken]
         heapq.heappush(free, (end, i))
-    return times
+    return [times[j] for j in sorted(times)]

@@ -18,7 +18,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "serve": ("streamflow_quantum.cli.serve", "run a standalone vQPU broker"),
     "status": ("streamflow_quantum.cli.status", "show a broker's queue and running batch"),
-    "users": ("streamflow_quantum.cli.users", "add a user to a broker's users file"),
+    "users": (
+        "streamflow_quantum.cli.users",
+        "add, list or remove a broker's users (tokens, priorities, quotas)",
+    ),
     "plan": (
         "streamflow_quantum.cli.plan",
         "size a shared QPU platform by simulation: waits, drops, utilisation",
