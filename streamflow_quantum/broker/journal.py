@@ -29,6 +29,8 @@ Schema (``PRAGMA application_id`` = 0x53465131, "SFQ1"; ``PRAGMA user_version`` 
       shots      INTEGER               shots asked for (after the broker's default)
       seed       INTEGER
       submitted  REAL NOT NULL         time.time() when the broker received it
+      owner      TEXT                  the user who submitted it, JSON (name, priority, quotas)
+      budget     REAL                  the fidelity budget it asked for, or NULL
       finished   REAL                  time.time() of the result; NULL while pending
       record     TEXT                  the result record, JSON; NULL while pending
       UNIQUE (client, key) where key IS NOT NULL: one program per client and key
@@ -57,6 +59,7 @@ a program that needs several batches resumes where it stopped.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sqlite3
 import threading
@@ -68,13 +71,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from streamflow_quantum.core.model import Program
+from streamflow_quantum.core.model import ANONYMOUS, Program, User
 
 if TYPE_CHECKING:
     from qiskit import QuantumCircuit
 
 FILENAME = "broker-journal.sqlite3"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 APPLICATION_ID = 0x53465131  # "SFQ1"
 #: Seconds a second opener waits for the lock before it is refused.
 _BUSY_TIMEOUT_S = 1.0
@@ -91,7 +94,9 @@ CREATE TABLE programs (
     seed INTEGER,
     submitted REAL NOT NULL,
     finished REAL,
-    record TEXT
+    record TEXT,
+    owner TEXT,
+    budget REAL
 );
 CREATE UNIQUE INDEX programs_client_key ON programs (client, key) WHERE key IS NOT NULL;
 CREATE INDEX programs_finished ON programs (finished);
@@ -119,7 +124,13 @@ CREATE INDEX batch_programs_program ON batch_programs (program);
 """
 
 #: ``_MIGRATIONS[v]`` turns a version ``v`` journal into version ``v + 1``.
-_MIGRATIONS: dict[int, str] = {}
+_MIGRATIONS: dict[int, str] = {
+    # 2: who submitted each program, and its fidelity budget.
+    1: """
+ALTER TABLE programs ADD COLUMN owner TEXT;
+ALTER TABLE programs ADD COLUMN budget REAL;
+""",
+}
 
 
 class JournalError(RuntimeError):
@@ -143,6 +154,8 @@ class PendingProgram:
     counts: dict[str, int] = field(default_factory=dict)
     jobs: tuple[str, ...] = ()
     batches: tuple[str, ...] = ()
+    user: User = ANONYMOUS
+    budget: float | None = None
 
     def to_program(self, circuit: QuantumCircuit, default_shots: int = 0) -> Program:
         """The Program again, with its id, owner, submission time and the shots it has run."""
@@ -151,7 +164,9 @@ class PendingProgram:
             circuit=circuit,
             shots=self.shots or default_shots,
             client=self.client,
+            user=self.user,
             seed=self.seed,
+            fidelity_budget=self.budget,
             id=self.id,
             submitted=self.submitted,
             shots_done=self.shots_done,
@@ -309,8 +324,9 @@ class Journal:
         with self._transaction() as db:
             for program, data, key in entries:
                 cursor = db.execute(
-                    "INSERT INTO programs (id, client, key, name, data, shots, seed, submitted)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+                    "INSERT INTO programs"
+                    " (id, client, key, name, data, shots, seed, submitted, owner, budget)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
                     " ON CONFLICT (client, key) WHERE key IS NOT NULL DO NOTHING",
                     (
                         program.id,
@@ -321,6 +337,8 @@ class Journal:
                         program.shots,
                         program.seed,
                         program.submitted,
+                        json.dumps(dataclasses.asdict(program.user)),
+                        program.fidelity_budget,
                     ),
                 )
                 if cursor.rowcount == 1:
@@ -374,8 +392,8 @@ class Journal:
         """Accepted programs without a result, in submission order, with the shots already run."""
         with self._lock:
             rows = self._db.execute(
-                "SELECT id, client, name, data, shots, seed, key, submitted FROM programs"
-                " WHERE record IS NULL ORDER BY seq"
+                "SELECT id, client, name, data, shots, seed, key, submitted, owner, budget"
+                " FROM programs WHERE record IS NULL ORDER BY seq"
             ).fetchall()
             done = self._db.execute(
                 "SELECT bp.program, b.id, b.job, b.shots, bp.counts"
@@ -394,7 +412,7 @@ class Journal:
             batches.append(batch_id)
             progress[program_id] = (shots_done + shots, total, jobs, batches)
         pending = []
-        for program_id, client, name, data, shots, seed, key, submitted in rows:
+        for program_id, client, name, data, shots, seed, key, submitted, owner, budget in rows:
             shots_done, total, jobs, batches = progress.get(program_id, (0, Counter(), [], []))
             pending.append(
                 PendingProgram(
@@ -410,6 +428,8 @@ class Journal:
                     counts=dict(total),
                     jobs=tuple(jobs),
                     batches=tuple(batches),
+                    user=User(**json.loads(owner)) if owner else ANONYMOUS,
+                    budget=budget,
                 )
             )
         return pending

@@ -300,3 +300,32 @@ def test_an_unusable_state_directory_is_refused(tmp_path: Path) -> None:
     (tmp_path / "file").write_text("")
     message = one_line_error(tmp_path / "file" / "state")
     assert message.startswith(f"cannot create the broker state directory {tmp_path}/file/state")
+
+
+def test_a_version_1_journal_is_migrated_and_keeps_who_submitted(tmp_path) -> None:
+    """A journal written before users existed opens; programs accepted after keep their user
+    and fidelity budget across a restart."""
+    import sqlite3
+
+    from qiskit import QuantumCircuit
+
+    from streamflow_quantum.broker.journal import FILENAME, Journal
+    from streamflow_quantum.core.model import ANONYMOUS, Program, User
+
+    with Journal.open(tmp_path) as journal:
+        old = Program("old", QuantumCircuit(1, 1), 10, client="c")
+        journal.accept(old, b"data")
+    db = sqlite3.connect(tmp_path / FILENAME)  # back to version 1, as an older broker wrote it
+    db.execute("ALTER TABLE programs DROP COLUMN owner")
+    db.execute("ALTER TABLE programs DROP COLUMN budget")
+    db.execute("PRAGMA user_version = 1")
+    db.commit()
+    db.close()
+    alice = User("alice", priority=3, max_queued=5, device_s=60.0)
+    with Journal.open(tmp_path) as journal:
+        new = Program("new", QuantumCircuit(1, 1), 10, client="c", user=alice, fidelity_budget=0.1)
+        journal.accept(new, b"data")
+        pending = {p.name: p for p in journal.pending()}
+    assert pending["old"].user is ANONYMOUS or pending["old"].user == ANONYMOUS
+    program = pending["new"].to_program(QuantumCircuit(1, 1))
+    assert program.user == alice and program.fidelity_budget == 0.1
