@@ -102,6 +102,29 @@ async def _sample_directly(payload: list[dict[str, Any]]) -> list[dict[str, Any]
         await broker.close()
 
 
+def _announce(receipts: list[dict[str, Any]]) -> None:
+    """Say (INFO) when the broker expects the programs just queued to start and finish."""
+    timed = [
+        r
+        for r in receipts
+        if isinstance(r, dict) and all(isinstance(r.get(k), int | float) for k in _WHEN)
+    ]
+    if timed:
+        start = min(r["starts_in_s"] for r in timed)
+        done = max(r["starts_in_s"] + r["estimated_finish"] - r["estimated_start"] for r in timed)
+        logger.info(
+            "%d program%s queued: starts in about %.1f s, done in about %.1f s",
+            len(timed),
+            "" if len(timed) == 1 else "s",
+            start,
+            done,
+        )
+
+
+#: What a receipt says of when its program should run (seconds; broker's clock for two).
+_WHEN = ("starts_in_s", "estimated_start", "estimated_finish")
+
+
 def _refused(item: dict[str, Any], receipt: dict[str, Any]) -> dict[str, Any]:
     return {"circuit": item["name"], "error": receipt["error"]}
 
@@ -259,6 +282,7 @@ class _BrokerClient:
         receipts = answer.get("programs") if isinstance(answer, dict) else None
         if not isinstance(receipts, list) or len(receipts) != len(items):
             raise SamplingError(f"broker at {self.url} gave a malformed answer to a submission")
+        _announce(receipts)
         return receipts
 
     def _wait(self, item: dict[str, Any], program_id: str) -> dict[str, Any]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import sys
 import time
@@ -50,9 +51,20 @@ def write_results(results: list[dict[str, Any]], output: str | None) -> None:
         print(text)
 
 
+def _show_progress() -> None:
+    """The broker client's INFO lines (when programs should start) on stderr, in the step's log."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("sfq sample: %(message)s"))
+    client = logging.getLogger("streamflow_quantum.broker.client")
+    client.addHandler(handler)
+    client.setLevel(logging.INFO)
+    client.propagate = False
+
+
 def main(argv: list[str]) -> int:
     step_started = time.time()
     args = _parser().parse_args(argv)
+    _show_progress()
     if args.backend:
         os.environ["SFQ_BACKEND"] = args.backend
     programs = []

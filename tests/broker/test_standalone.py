@@ -6,6 +6,7 @@ import base64
 import datetime
 import ipaddress
 import json
+import re
 import ssl
 import threading
 import time
@@ -176,6 +177,7 @@ def test_bad_circuits_among_concurrent_clients_lose_nothing(
         "two": ["ghz5.qasm", "ghz2.qasm"],
     }
     outcomes: dict[str, tuple[int, list[dict]]] = {}
+    logs: dict[str, str] = {}
 
     def call(name: str, files: list[str]) -> None:
         out = tmp_path / f"{name}.json"
@@ -192,6 +194,7 @@ def test_bad_circuits_among_concurrent_clients_lose_nothing(
             SFQ_BROKER_SECRET=SECRET,
         )
         outcomes[name] = (done.returncode, json.loads(out.read_text())["results"])
+        logs[name] = done.stderr
 
     threads = [threading.Thread(target=call, args=item) for item in calls.items()]
     for thread in threads:
@@ -200,6 +203,13 @@ def test_bad_circuits_among_concurrent_clients_lose_nothing(
         thread.join(timeout=120)
     assert outcomes["one"][0] == outcomes["two"][0] == 0
     assert outcomes["mixed"][0] == 1
+    for name, files in calls.items():  # each step's log says when its programs should run
+        queued = len(files) - files.count("broken.qasm")
+        assert re.search(
+            rf"sfq sample: {queued} programs? queued: starts in about [\d.]+ s, "
+            r"done in about [\d.]+ s",
+            logs[name],
+        ), logs[name]
     for name, files in calls.items():
         for file, result in zip(files, outcomes[name][1], strict=True):
             if file == "broken.qasm":
