@@ -52,6 +52,7 @@ from streamflow_quantum.broker.calibration import keep_calibrated
 from streamflow_quantum.broker.outcomes import batch_seed, check_counts, is_transient
 from streamflow_quantum.broker.protocol import MAX_SEED
 from streamflow_quantum.broker.qpus import CLIENT_PREFIX, Qpu, estimate_starts, labelled
+from streamflow_quantum.broker.quotas import Quotas
 from streamflow_quantum.broker.settings import broker_settings
 from streamflow_quantum.broker.threads import (
     T,
@@ -147,8 +148,7 @@ class Broker:
         self._twins_lock = threading.Lock()
         #: Each program's QPUs: those that prepared it, with its estimated success alone there.
         self._ready: dict[str, dict[Qpu, float | None]] = {}
-        #: Each user's device time per batch, (end, modelled seconds), for quotas.
-        self._usage: dict[str, deque[tuple[float, float]]] = {}
+        self.quotas = Quotas(self.settings["quotaPeriod"])
 
     @property
     def backend(self) -> Backend:
@@ -307,10 +307,10 @@ class Broker:
             for p, key in zip(programs, keys, strict=True)
             if self._earlier(client, p) is None
         ]
-        queued = sum(p.user == user for p in self._queue)
+        queued, now = sum(p.user == user for p in self._queue), time.time()
         checked: list[Program | ProgramError] = []
         for p, _ in fresh:
-            if isinstance(p, Program) and (over := self._over_quota(user, queued)):
+            if isinstance(p, Program) and (over := self.quotas.refusal(user, queued, now)):
                 checked.append(ProgramError(f"{p.name}: {over}"))
                 continue
             queued += 1
@@ -350,37 +350,12 @@ class Broker:
                     receipt["starts_in_s"] = round(max(0.0, t[0] - now), 3)
         return receipts
 
-    def _over_quota(self, user: User, queued: int) -> str | None:
-        """Why ``user``, with ``queued`` programs queued, may queue no more now (None: they may)."""
-        if user.max_queued and queued >= user.max_queued:
-            return (
-                f"user {user.name} has {queued} programs queued, their quota "
-                f"(max_queued {user.max_queued}); submit more as these finish"
-            )
-        if user.device_s:
-            period = self.settings["quotaPeriod"]
-            usage = self._usage.get(user.name, ())
-            now = time.time()
-            used = [(end, s) for end, s in usage if end > now - period]
-            if sum(s for _, s in used) >= user.device_s:
-                free = used[0][0] + period - now
-                return (
-                    f"user {user.name} used {sum(s for _, s in used):.3g} of their "
-                    f"{user.device_s:g} modelled device seconds per {period:g} s (quota "
-                    f"device_seconds); more is free in {free:.0f} s"
-                )
-        return None
-
     def _charge(self, batch: Batch, modelled: float, now: float) -> None:
         """Each program of a batch used an equal share of its modelled device time."""
         share = modelled / len(batch.programs)
-        period = self.settings["quotaPeriod"]
         for program in batch.programs:
             self.queue_policy.charge(program, share, now)
-            usage = self._usage.setdefault(program.user.name, deque())
-            usage.append((now, share))
-            while usage and usage[0][0] <= now - period:
-                usage.popleft()
+            self.quotas.charge(program.user, share, now)
 
     def _earlier(self, client: str, program: Program | ProgramError) -> str | None:
         if not isinstance(program, Program) or program.token is None:
