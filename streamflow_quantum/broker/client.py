@@ -14,6 +14,7 @@ again under the same key; a 404 with ``"reason": "not-yours"`` is an error.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import http.client
 import io
 import itertools
@@ -100,6 +101,22 @@ async def _sample_directly(payload: list[dict[str, Any]]) -> list[dict[str, Any]
         return results
     finally:
         await broker.close()
+
+
+def _step_digest(*parts: str) -> str | None:
+    """A digest of the step's lasting name (``SFQ_STEP``) and ``parts``; None without one."""
+    step = os.environ.get(protocol.ENV_STEP)
+    if not step:
+        return None
+    return hashlib.sha256("\0".join((step, *parts)).encode()).hexdigest()[:32]
+
+
+def _program_key(index: int, item: dict[str, Any]) -> str:
+    """A program's idempotency key: random, or, for a step with a lasting name, what it
+    asks for (its place, circuit file, shots, seed and budget), so a later run of the
+    step gets the same program back."""
+    asked = json.dumps([index, item["data"], item["shots"], item["seed"], item["budget"]])
+    return _step_digest("program", asked) or secrets.token_hex(16)
 
 
 def _announce(receipts: list[dict[str, Any]]) -> None:
@@ -192,7 +209,7 @@ class _BrokerClient:
         self.url = url.rstrip("/") + protocol.API
         self.headers = {
             protocol.SECRET_HEADER: protocol.bearer(secret),
-            protocol.CLIENT_HEADER: secrets.token_hex(16),
+            protocol.CLIENT_HEADER: _step_digest("client") or secrets.token_hex(16),
             "Content-Type": "application/json",
         }
         self.retry_s = retry_seconds() if retry_s is None else retry_s
@@ -266,8 +283,9 @@ class _BrokerClient:
     # -- programs ----------------------------------------------------------------
 
     def sample(self, payload: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        # One key per program, drawn once: the same on every retry and resubmission.
-        keyed = [item | {"key": secrets.token_hex(16)} for item in payload]
+        # One key per program, drawn once (or derived from the step): the same on every
+        # retry and resubmission.
+        keyed = [item | {"key": _program_key(i, item)} for i, item in enumerate(payload)]
         receipts = self._submit(keyed)
         results = []
         for item, receipt in zip(keyed, receipts, strict=True):

@@ -24,6 +24,10 @@ SECRET_HEADER = "Authorization"
 CLIENT_HEADER = "X-SFQ-Client"
 ENV_URL = "SFQ_BROKER"
 ENV_SECRET = "SFQ_BROKER_SECRET"
+#: A quantum step's lasting name (a qpu deployment with ``stateDir`` sets it): the client
+#: derives its client key and its programs' idempotency keys from it, so that the same
+#: step in a later run finds the programs it submitted before.
+ENV_STEP = "SFQ_STEP"
 #: Seconds a result request waits on the server before answering "pending".
 LONG_POLL_S = 30.0
 #: Seeds are what every simulator takes: unsigned 32-bit integers.

@@ -4,6 +4,11 @@ The connector admits at most ``vqpus`` concurrent steps (its location's slots) a
 runs each step's command on this machine with ``SFQ_BROKER`` (and the broker's secret)
 in its environment. The broker is embedded in the ``streamflow run`` process, bound to
 127.0.0.1 on a free port, unless ``broker`` names a shared one started by ``sfq serve``.
+
+With ``stateDir``, the embedded broker journals what it accepts and returns there, and
+each step runs with ``SFQ_STEP`` (the deployment and the job's name, which StreamFlow
+keeps from run to run): the step's client derives its keys from it, so the same step
+in a later run gets the programs it submitted before, run or still queued.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ import sys
 import urllib.error
 import urllib.request
 from collections.abc import MutableMapping, MutableSequence
+from pathlib import Path
 from typing import Any
 
 from streamflow.core.deployment import ExecutionLocation
@@ -27,6 +33,7 @@ from streamflow.log_handler import logger
 from streamflow_quantum.backends.registry import BACKENDS, check_spec
 from streamflow_quantum.broker import protocol
 from streamflow_quantum.broker.factory import build_broker
+from streamflow_quantum.broker.journal import Journal, JournalError
 from streamflow_quantum.broker.server import BrokerServer
 from streamflow_quantum.broker.settings import broker_schema
 from streamflow_quantum.core.config import Schema, Settings, load_schema
@@ -67,12 +74,20 @@ class QPUConnector(LocalConnector):
             )
         self.vqpus: int = self.config["vqpus"]
         self.broker_url: str | None = self.config.get("broker")
+        state = self.config.get("stateDir")
+        if state and self.broker_url:
+            raise WorkflowDefinitionException(
+                f"deployment {deployment_name}: 'stateDir' keeps an embedded broker's journal; "
+                "a shared broker ('broker') keeps its own (sfq serve --state-dir)"
+            )
+        self.state_dir = Path(config_dir, state) if state else None
         self._secret = (
             os.environ.get(protocol.ENV_SECRET, "")
             if self.broker_url
             else secrets.token_urlsafe(32)
         )
         self._server: BrokerServer | None = None
+        self._journal: Journal | None = None
 
     @property
     def broker_settings(self) -> dict[str, Any]:
@@ -100,11 +115,18 @@ class QPUConnector(LocalConnector):
             )
             return
         try:
-            broker = await asyncio.to_thread(build_broker, self.broker_settings)
+            journal = Journal.open(self.state_dir) if self.state_dir is not None else None
+        except JournalError as e:
+            raise WorkflowExecutionException(f"deployment {self.deployment_name}: {e}") from None
+        try:
+            broker = await asyncio.to_thread(build_broker, self.broker_settings, None, journal)
         except Exception as e:  # whatever the backend raises, the run stops with its reason
+            if journal is not None:
+                journal.close()
             raise WorkflowExecutionException(
                 f"deployment {self.deployment_name}: cannot open backend {self.config['backend']}: {one_line(e)}"
             ) from e
+        self._journal = journal
         self._server = BrokerServer(broker, self._secret)
         self.broker_url = await self._server.start()
         logger.info(
@@ -116,6 +138,9 @@ class QPUConnector(LocalConnector):
         if self._server is not None:
             await self._server.close()
             self._server = None
+        if self._journal is not None:
+            self._journal.close()
+            self._journal = None
         await super().undeploy(external)
 
     async def get_available_locations(
@@ -155,6 +180,11 @@ class QPUConnector(LocalConnector):
                 **location.environment,
                 protocol.ENV_URL: self.broker_url or "",
                 protocol.ENV_SECRET: self._secret,
+                **(
+                    {protocol.ENV_STEP: f"{self.deployment_name}{job_name}"}
+                    if self.state_dir is not None and job_name
+                    else {}
+                ),
                 "PATH": os.pathsep.join(
                     (os.path.dirname(sys.executable), os.environ.get("PATH", ""))
                 ),

@@ -135,14 +135,14 @@ def test_limit_defaults_are_the_schemas() -> None:
 
 def test_sfq_serve_takes_every_broker_setting_of_the_qpu_deployment() -> None:
     """One declaration per setting: each key of the qpu schema is a flag of `sfq serve`,
-    except the deployment's own (vqpus, broker, transferBufferSize)."""
+    except the deployment's own (vqpus, broker, stateDir, transferBufferSize)."""
     done = run_tool("sfq", "serve", "--help", timeout=60)
     assert done.returncode == 0, done.stderr
     flags = set(re.findall(r"--([a-z][a-z0-9-]*)", done.stdout))
     schema = json.loads(QPUConnector.get_schema())
     expected = set()
     for key, spec in schema["properties"].items():
-        if key in {"vqpus", "broker", "transferBufferSize"}:
+        if key in {"vqpus", "broker", "stateDir", "transferBufferSize"}:
             continue
         if spec.get("type") == "object" and "properties" in spec:
             expected |= {f"{kebab(key)}-{kebab(sub)}" for sub in spec["properties"]}
