@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import itertools
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -182,6 +183,73 @@ def test_lower_bound_from_qubit_time_area():
     assert lower_bound_batches([*demands, Demand(1, 0, 10e-6)], 10, 3, 0) == 3
     assert lower_bound_batches(demands, 10, 3, 1) == 3
     assert lower_bound_batches([*demands, *demands, Demand(1, 0, 10e-6)], 10, 3, 1) == 3
+
+
+def _fewest_batches_on_a_line(demands: list[Demand], num_qubits: int, appends: int) -> int:
+    """The fewest batches that hold ``demands`` on a line of ``num_qubits`` qubits, by brute force.
+
+    Programs are segments of the line. In one time layer two programs are at least one
+    qubit apart (isolation); a program that must run alone has a batch to itself. A slot
+    holds one program placed in space, then up to ``appends`` programs on a subset of its
+    qubits, one after another, all ending by the batch's longest program (resets free).
+    """
+    n = len(demands)
+
+    def fits(members: tuple[int, ...]) -> bool:
+        chosen = [demands[i] for i in members]
+        if any(d.alone for d in chosen):
+            return len(chosen) == 1
+        horizon = max(d.duration_s for d in chosen)
+        for size in range(1, len(chosen) + 1):
+            for slots in itertools.combinations(range(len(chosen)), size):
+                if sum(chosen[i].qubits for i in slots) + size - 1 > num_qubits:
+                    continue
+                rest = [i for i in range(len(chosen)) if i not in slots]
+                for assignment in itertools.product(slots, repeat=len(rest)):
+                    chains = {s: [s] for s in slots}
+                    for i, s in zip(rest, assignment, strict=True):
+                        chains[s].append(i)
+                    if all(
+                        len(chain) - 1 <= appends
+                        and all(chosen[i].qubits <= chosen[s].qubits for i in chain)
+                        and sum(chosen[i].duration_s for i in chain) <= horizon
+                        for s, chain in chains.items()
+                    ):
+                        return True
+        return False
+
+    @functools.cache
+    def fewest(left: frozenset[int]) -> int:
+        if not left:
+            return 0
+        first = min(left)
+        others = sorted(left - {first})
+        return min(
+            1 + fewest(left - {first, *extra})
+            for size in range(len(others) + 1)
+            for extra in itertools.combinations(others, size)
+            if fits((first, *extra))
+        )
+
+    return fewest(frozenset(range(n)))
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    num_qubits=st.integers(3, 8),
+    programs=st.lists(
+        st.tuples(st.integers(1, 4), st.integers(1, 6), st.integers(0, 3)), min_size=1, max_size=6
+    ),
+    appends=st.sampled_from([0, 1, 2]),
+)
+def test_lower_bound_never_exceeds_brute_force_on_a_line(num_qubits, programs, appends):
+    # (qubits, whole microseconds, 0: must run alone); a segment's smallest buffer is 1.
+    demands = [
+        Demand(min(k, num_qubits), int(k < num_qubits), d * 1e-6, flag == 0)
+        for k, d, flag in programs
+    ]
+    best = _fewest_batches_on_a_line(demands, num_qubits, appends)
+    assert lower_bound_batches(demands, num_qubits, 2, appends) <= best
 
 
 def test_ideal_simulator_without_coupling_map_packs_without_buffers():

@@ -8,7 +8,7 @@ with ``b`` buffer qubits accounts for at least ``b / max_degree`` of them. So
 ``N`` qubits, where ``L`` is the duration of the batch's longest program. Distinct
 batches have distinct longest programs, so ``B`` batches offer at most
 ``N x (sum of the B longest durations)``: the bound is the smallest ``B`` that
-covers the total area, and at least the number of programs that must run alone.
+covers the total area.
 
 In space alone, ``sum_i (k_i + b_i / max_degree) <= N`` over the programs that
 start a batch's slots. A program appended in time runs on a subset of its slot's
@@ -16,6 +16,9 @@ qubits, so with at most ``a`` appends per slot a batch holds
 ``sum_i k_i <= (1 + a) x N``: the bound is also at least the total of ``k_i + b_i
 / max_degree`` over ``N`` without time packing, and of ``k_i`` over
 ``(1 + a) x N`` with it (``appends_per_slot=None``: no limit, area alone).
+
+A program that must run alone holds a batch by itself, so no other program shares
+it: the bound is the number of such programs plus the bound above over the others.
 
 ``b_i`` is the smallest buffer over every embedding of the program on the empty
 device when the search saw them all; otherwise 1 (a connected set of qubits
@@ -47,9 +50,17 @@ def lower_bound_batches(
     appends_per_slot: int | None = None,
 ) -> int:
     """The fewest batches that could hold ``demands`` on an isolating device (see the module)."""
+    alone = sum(d.alone for d in demands)
+    shared = [d for d in demands if not d.alone]
+    return alone + _shared_bound(shared, num_qubits, max_degree, appends_per_slot)
+
+
+def _shared_bound(
+    demands: Sequence[Demand], num_qubits: int, max_degree: int, appends_per_slot: int | None
+) -> int:
+    """The bound for programs that may share batches: area, and space with its appends."""
     if not demands:
         return 0
-    alone = sum(d.alone for d in demands)
     share = 1 / max_degree if max_degree else 0.0
     if appends_per_slot is None:
         space = 0
@@ -65,4 +76,4 @@ def lower_bound_batches(
             break
         covered += num_qubits * duration
         batches += 1
-    return max(batches, space, alone, 1)
+    return max(batches, space, 1)

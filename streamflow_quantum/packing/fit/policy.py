@@ -16,8 +16,8 @@ the best one whose estimated success probability is at least
 free: no search, and no loss). The head always fits (the device is
 empty), so every batch holds it and no program runs later than under serial FIFO.
 
-With ``timePacking``, programs that did not fit in space are appended after a
-shorter program on a subset of its qubits (``appendsPerSlot`` times per slot),
+With ``timePacking``, programs that did not fit in space are appended, widest
+first, after a shorter program on a subset of its qubits (``appendsPerSlot`` times per slot),
 after resets of the reused qubits and a barrier (hyperq/compose's convention),
 where they end no later than the batch's longest program; their estimate counts
 those resets, and the budget applies the same way. Appended programs stay on
@@ -432,10 +432,15 @@ class FitPolicy:
         ]
         #: (pattern, slot) pairs that failed, with the least need they failed at.
         failed: dict[tuple[int, int], float] = {}
-        for index, item in enumerate(prepared):
+        # Widest first (queue order among equals): the fewest slots hold a wide program,
+        # and a narrow one taking such a slot's only append would leave it out.
+        order = sorted(
+            (i for i in range(len(prepared)) if i not in placed and not prepared[i].alone),
+            key=lambda i: (-prepared[i].pattern.num_qubits, i),
+        )
+        for index in order:
+            item = prepared[index]
             need = item.need(self.default_budget)
-            if index in placed or item.alone:
-                continue
             for slot in sorted(slots, key=lambda s: s.end_s):
                 key = (id(item.pattern), id(slot))
                 if (
