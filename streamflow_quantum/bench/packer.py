@@ -8,9 +8,10 @@ clock, not measured on a device. Serial is measured in the same run, and so are 
 batches HyperQ's own scheduler made of the small-only all-at-once queue on
 FakeBrisbane (``benchmarks/hyperq-batches.json``), charged on the same clock.
 Beside each policy's batch count: ``lower_bound_batches`` from ``packing/fit``
-(qubit-time area and isolation buffers). ``mean_l1`` simulates every batch's
-composite with the composite-faithful face (``backends/faithful.py``: idle delays,
-resets and time-packed chains included) on noisy Aer, for every policy, serial
+(qubit-time area, isolation buffers, programs that run alone). ``mean_l1``
+simulates every batch's composite with the composite-faithful face
+(``backends/faithful.py``: idle delays, resets and time-packed chains included) on
+noisy Aer, for every policy, serial
 included, against each circuit's ideal distribution; it is computed for small-only,
 all at once (medium circuits are too wide to simulate with noise here).
 """
