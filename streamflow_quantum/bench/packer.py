@@ -11,9 +11,9 @@ Beside each policy's batch count: ``lower_bound_batches`` from ``packing/fit``
 (qubit-time area, isolation buffers, programs that run alone). ``mean_l1``
 simulates every batch's composite with the composite-faithful face
 (``backends/faithful.py``: idle delays, resets and time-packed chains included) on
-noisy Aer, for every policy, serial
-included, against each circuit's ideal distribution; it is computed for small-only,
-all at once (medium circuits are too wide to simulate with noise here).
+noisy Aer, for every policy, serial included, against each circuit's ideal
+distribution; it is computed for small-only, all at once (medium circuits are too
+wide to simulate with noise here).
 """
 
 from __future__ import annotations
