@@ -1,6 +1,6 @@
 cwlVersion: v1.2
 class: CommandLineTool
-label: Sample the best parameters and report the cut (quantum)
+label: Sample the best parameters (or, in estimate mode when too wide, round their correlations) and report the cut
 baseCommand: [sfq, qaoa, finish]
 inputs:
   state:

@@ -10,9 +10,18 @@ inputs:
   nodes:
     type: int
     inputBinding: {prefix: --nodes}
+  blocks:
+    type: int
+    inputBinding: {prefix: --blocks}
   seed:
     type: int
     inputBinding: {prefix: --seed}
+  mode:
+    type: string
+    inputBinding: {prefix: --mode}
+  max_width:
+    type: int?
+    inputBinding: {prefix: --max-width}
   reps:
     type: int
     inputBinding: {prefix: --reps}

@@ -10,6 +10,7 @@ inputs:
     inputBinding: {prefix: --state}
   energy:
     type: File
+    doc: evaluate's energy.json (sample mode) or the estimator's results (estimate mode).
     inputBinding: {prefix: --energy}
 outputs:
   state_out:

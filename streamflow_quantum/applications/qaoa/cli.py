@@ -1,17 +1,23 @@
 """`sfq qaoa STEP ...`: the steps of the QAOA MaxCut workflow.
 
 problem  (classical) -> state.json    the graph, its best known cut, the optimiser
-evaluate (quantum)   -> energy.json   one sample call at the optimiser's next point
+evaluate (quantum)   -> energy.json   sample mode: one sample call at the optimiser's next point
+prepare  (classical) -> qaoa-K.qpy, qaoa.observables
+                                      estimate mode: the bound circuit and each edge's Z_i Z_j,
+                                      for the estimator step (`sfq estimate`)
 update   (classical) -> state.json    tell the optimiser, ask its next point
-finish   (quantum)   -> result.json   sample the best parameters, report the cut
+finish   (quantum)   -> result.json   sample the best parameters (or round, estimate mode)
 """
 
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
+
+from qiskit import qpy
 
 from streamflow_quantum.applications.qaoa import steps
-from streamflow_quantum.applications.qaoa.maxcut import random_regular
+from streamflow_quantum.applications.qaoa.maxcut import ring_of_regular
 from streamflow_quantum.applications.step_files import (
     load_edge_list,
     read_json,
@@ -21,12 +27,25 @@ from streamflow_quantum.applications.step_files import (
 
 
 def _problem(args: argparse.Namespace) -> None:
-    graph = load_edge_list(args.graph) if args.graph else random_regular(args.nodes, args.seed)
-    write_json(args.out, steps.start(graph, args.reps, args.maxiter, args.seed))
+    if args.graph:
+        graph = load_edge_list(args.graph)
+    else:
+        graph = ring_of_regular(args.nodes, args.blocks, args.seed)
+    state = steps.start(
+        graph, args.reps, args.maxiter, args.seed, mode=args.mode, max_width=args.max_width
+    )
+    write_json(args.out, state)
 
 
 def _evaluate(args: argparse.Namespace) -> None:
     write_json(args.out, steps.evaluate(read_json(args.state), args.shots))
+
+
+def _prepare(args: argparse.Namespace) -> None:
+    circuit, observables = steps.prepare(read_json(args.state))
+    with open(circuit.name, "wb") as f:
+        qpy.dump(circuit, f)
+    Path(args.observables).write_text("".join(f"{o}\n" for o in observables))
 
 
 def _update(args: argparse.Namespace) -> None:
@@ -50,10 +69,32 @@ def _parser() -> argparse.ArgumentParser:
     problem.add_argument(
         "--nodes", type=int, default=8, help="nodes of the random 3-regular graph (default 8)"
     )
+    problem.add_argument(
+        "--blocks",
+        type=int,
+        default=1,
+        help="random 3-regular blocks the graph is made of, joined in a ring by one edge "
+        "each (two for two blocks), so that cutting those edges' gates splits the circuit "
+        "into blocks (default 1)",
+    )
     problem.add_argument("--seed", type=int, default=7, help="graph and sampling seed (default 7)")
     problem.add_argument("--reps", type=int, default=1, help="QAOA layers (default 1)")
     problem.add_argument(
         "--maxiter", type=int, default=20, help="most energy evaluations (default 20)"
+    )
+    problem.add_argument(
+        "--mode",
+        choices=steps.MODES,
+        default="sample",
+        help="sample: each evaluation's mean cut from sampled bitstrings; estimate: from "
+        "each edge's <Z_i Z_j> by the estimator, which cuts a circuit wider than the "
+        "device or --max-width (default sample)",
+    )
+    problem.add_argument(
+        "--max-width",
+        type=int,
+        help="most qubits one program may take: the estimator's cut bound, and what "
+        "finish may sample (default: the device's)",
     )
     problem.add_argument("--out", default="state.json")
     problem.set_defaults(run=_problem)
@@ -66,11 +107,24 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--out", default="energy.json")
     evaluate.set_defaults(run=_evaluate)
 
+    prepare = commands.add_parser(
+        "prepare",
+        help="estimate mode: write the circuit at the optimiser's next point (qaoa-K.qpy) "
+        "and each edge's Z_i Z_j observable",
+    )
+    prepare.add_argument("--state", required=True)
+    prepare.add_argument("--observables", default="qaoa.observables")
+    prepare.set_defaults(run=_prepare)
+
     update = commands.add_parser(
         "update", help="give the energy to the optimiser and ask its next point"
     )
     update.add_argument("--state", required=True)
-    update.add_argument("--energy", required=True)
+    update.add_argument(
+        "--energy",
+        required=True,
+        help="evaluate's energy.json (sample mode) or the estimator's results (estimate mode)",
+    )
     update.add_argument("--out", default="state.json")
     update.set_defaults(run=_update)
 

@@ -18,6 +18,31 @@ def random_regular(nodes: int, seed: int, degree: int = 3) -> nx.Graph:
     return nx.random_regular_graph(degree, nodes, seed=seed)
 
 
+def ring_of_regular(nodes: int, blocks: int, seed: int, degree: int = 3) -> nx.Graph:
+    """A ``degree``-regular graph of ``blocks`` random regular blocks joined in a ring.
+
+    Block ``k`` holds nodes ``k * nodes / blocks`` on; one edge ``(a, b)`` of each block
+    is replaced by an edge from ``b`` to the next block's ``a``, so every degree stays
+    ``degree`` and only ``blocks`` edges (one for two blocks) join the blocks: a QAOA
+    circuit on it is cut into blocks by cutting those edges' gates alone.
+    """
+    if blocks < 1 or nodes % blocks:
+        raise ValueError(f"{nodes} nodes do not split into {blocks} equal blocks")
+    size = nodes // blocks
+    graph = nx.Graph()
+    ends = []
+    for k in range(blocks):
+        block = random_regular(size, seed + k, degree)
+        block = nx.relabel_nodes(block, {v: v + k * size for v in block})
+        graph.update(block)
+        ends.append(min(block.edges()))
+    if blocks == 1:
+        return graph
+    graph.remove_edges_from(ends)
+    graph.add_edges_from((b, ends[(k + 1) % blocks][0]) for k, (_, b) in enumerate(ends))
+    return graph
+
+
 def maxcut_qubo(graph: nx.Graph) -> np.ndarray:
     """``Q`` with ``x^T Q x = -cut(x)``; row ``i`` is the ``i``-th node in sorted order."""
     index = {node: i for i, node in enumerate(sorted(graph))}
