@@ -226,3 +226,28 @@ def test_the_file_is_read_again_at_most_once_a_second_and_a_broken_one_is_ignore
     path.write_text("users: [")
     now[0] = 2.0
     assert users.authenticate(b"t1").name == "bea"
+
+
+def test_a_users_quota_from_the_file_refuses_what_is_over_it(tmp_path: Path) -> None:
+    """`sfq users add --max-queued 1`: the broker queues one program of that user at a time,
+    and says so; the result names its user."""
+    path = tmp_path / "users.yaml"
+    done = run_tool("sfq", "users", "add", "carol", "--file", path, "--max-queued", "1", timeout=60)
+    assert done.returncode == 0, done.stderr
+    token = done.stdout.strip().splitlines()[-1].removeprefix("SFQ_BROKER_SECRET=")
+    # A long batch window: the first program is still queued when the second arrives.
+    server, url = serve_broker("--users", path, "--batch-window", "3", secret=None)
+    try:
+        body = _program()
+        body["programs"] *= 2
+        status, answer = _call(url, "/programs", token, body)
+        assert status == 200, answer
+        first, second = answer["programs"]
+        assert "id" in first and "starts_in_s" in first
+        assert "user carol has 1 programs queued" in second["error"]
+        assert "max_queued 1" in second["error"]
+        status, record = _call(url, f"/programs/{first['id']}?wait=30", token)
+        assert (status, record["user"]) == (200, "carol")
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
