@@ -604,9 +604,12 @@ class Broker:
         """The queue in the policy's order, less what ``qpu`` cannot run and what another
         QPU where it may run should finish sooner by the model."""
         now = time.time()
+        ordered = self.queue_policy.order(self._queue, now)
+        if len(self.qpus) == 1:  # every queued program was prepared for it
+            return ordered
         ends = {q: q.free_at(now) + q.batch_s() for q in self.qpus if q.online}
         offered = []
-        for program in self.queue_policy.order(self._queue, now):
+        for program in ordered:
             where = self._eligible(program)
             if qpu in where and not any(ends[q] < ends[qpu] for q in where if q is not qpu):
                 offered.append(program)

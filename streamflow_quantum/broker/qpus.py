@@ -80,10 +80,8 @@ class Qpu:
         return float(max([self.num_qubits, *(b["width"] for b in self.recent)]))
 
     def takes(self, queue: Sequence[Program], batch_size: int) -> list[int]:
-        """Which programs of ``queue`` (positions) a batch should take here: the head, then
-        each that still fits, as a packer fills the room the head leaves."""
-        if not self.policy.packs:
-            return [0]
+        """Which programs of ``queue`` (positions) a packed batch should take here: the
+        head, then each that still fits, as a packer fills the room the head leaves."""
         room, taken = self.capacity(), list[int]()
         for i, program in enumerate(queue):
             if not taken or program.circuit.num_qubits <= room:
@@ -155,16 +153,21 @@ def estimate_starts(
     """
     free = [(qpu.free_at(now), i) for i, qpu in enumerate(qpus) if qpu.online]
     heapq.heapify(free)
-    times: dict[int, tuple[float, float]] = {}
-    waiting = list(range(len(ordered)))
+    times: list[tuple[float, float] | None] = [None] * len(ordered) if free else []
+    waiting = deque(range(len(ordered)))  # positions not yet in a batch, head first
     while waiting and free:
         at, i = heapq.heappop(free)
         qpu = qpus[i]
         start = max(at, earliest)
         end = start + qpu.batch_s()
-        taken = set(qpu.takes([ordered[j] for j in waiting[:LOOK_AHEAD]], batch_size))
-        for k in taken:
-            times[waiting[k]] = (start, end)
-        waiting = [j for k, j in enumerate(waiting) if k not in taken]
+        if not qpu.policy.packs:  # one program a batch: the head
+            times[waiting.popleft()] = (start, end)
+        else:  # at most LOOK_AHEAD programs looked at: O(LOOK_AHEAD) a batch
+            window = [waiting.popleft() for _ in range(min(LOOK_AHEAD, len(waiting)))]
+            taken = set(qpu.takes([ordered[j] for j in window], batch_size))
+            for k, j in enumerate(window):
+                if k in taken:
+                    times[j] = (start, end)
+            waiting.extendleft(reversed([j for k, j in enumerate(window) if k not in taken]))
         heapq.heappush(free, (end, i))
-    return [times[j] for j in sorted(times)]
+    return [t for t in times if t is not None]
