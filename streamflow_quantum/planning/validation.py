@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from streamflow_quantum.bench.load import ghz
 from streamflow_quantum.broker.threads import compile_threads
 from streamflow_quantum.core.model import Program
 from streamflow_quantum.planning.distributions import Distribution
@@ -40,14 +41,10 @@ CLIENT = "plan-validation"
 
 
 def ghz_circuit(width: int) -> Any:
-    from qiskit import QuantumCircuit
+    """The load benchmark's GHZ circuit of ``width`` qubits, measured."""
+    from qiskit import qasm2
 
-    circuit = QuantumCircuit(width, width)
-    circuit.h(0)
-    for i in range(width - 1):
-        circuit.cx(i, i + 1)
-    circuit.measure(range(width), range(width))
-    return circuit
+    return qasm2.loads(ghz(width).decode())
 
 
 async def record(
