@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from streamflow_quantum.broker.threads import in_daemon_thread
 from streamflow_quantum.core.errors import one_line
@@ -20,15 +20,23 @@ from streamflow_quantum.core.errors import one_line
 if TYPE_CHECKING:
     from streamflow_quantum.backends.base import Backend
     from streamflow_quantum.broker.threads import WorkerPool
-    from streamflow_quantum.packing.base import PackingPolicy
 
 logger = logging.getLogger(__name__)
+
+
+class Recalibrates(Protocol):
+    """A packing policy, or what wraps one (``formed.Formed``)."""
+
+    @property
+    def name(self) -> str: ...
+
+    def recalibrate(self) -> None: ...
 
 
 class Calibrated:
     """One QPU's backend and policy, and the calibration its policy has taken."""
 
-    def __init__(self, backend: Backend, policy: PackingPolicy, packer: WorkerPool) -> None:
+    def __init__(self, backend: Backend, policy: Recalibrates, packer: WorkerPool) -> None:
         self.backend, self.policy, self.packer = backend, policy, packer
         self.taken = backend.calibration
         #: The backend took a calibration that the policy has not yet.
@@ -71,7 +79,7 @@ class Calibrated:
 
 
 async def keep_calibrated(
-    qpus: Sequence[tuple[Backend, PackingPolicy, WorkerPool]], period_s: float
+    qpus: Sequence[tuple[Backend, Recalibrates, WorkerPool]], period_s: float
 ) -> None:
     """Check every QPU's calibration every ``period_s`` seconds, until cancelled.
 

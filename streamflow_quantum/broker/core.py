@@ -51,7 +51,7 @@ from typing import TYPE_CHECKING, Any
 from streamflow_quantum.broker.calibration import keep_calibrated
 from streamflow_quantum.broker.outcomes import batch_seed, check_counts, is_transient
 from streamflow_quantum.broker.protocol import MAX_SEED
-from streamflow_quantum.broker.qpus import CLIENT_PREFIX, Qpu, estimate_starts, labelled
+from streamflow_quantum.broker.qpus import CLIENT_PREFIX, Outlook, Qpu, estimate_starts, labelled
 from streamflow_quantum.broker.quotas import Quotas
 from streamflow_quantum.broker.settings import broker_settings
 from streamflow_quantum.broker.threads import (
@@ -137,6 +137,8 @@ class Broker:
         # each QPU packs in a thread of its own. A policy guards what its prepare and
         # next_batch share.
         self._pool = WorkerPool(compile_threads(), "sfq-compile")
+        #: Estimates that form batches ahead run here, one at a time.
+        self._estimator = WorkerPool(1, "sfq-estimate")
         self._tasks: list[asyncio.Task[None]] = []
         self._calibrating: asyncio.Task[None] | None = None
         self._closing = False
@@ -169,7 +171,7 @@ class Broker:
                 self._tasks.append(task)
             self._calibrating = loop.create_task(
                 keep_calibrated(
-                    [(q.backend, q.policy, q.packer) for q in self.qpus],
+                    [(q.backend, q.formed, q.packer) for q in self.qpus],
                     self.settings["calibrationPeriod"],
                 )
             )
@@ -220,6 +222,7 @@ class Broker:
                     persist=False,
                 )
         self._pool.close()
+        self._estimator.close()
         for qpu in self.qpus:
             qpu.packer.close()
             closing = in_daemon_thread(qpu.backend.close, "sfq-backend-close")
@@ -238,15 +241,32 @@ class Broker:
             "queued": len(self._queue),
         }
 
-    def _estimates(self, now: float) -> tuple[list[Program], list[tuple[float, float]]]:
-        """The queue in the order it should run, and when each program should start and end."""
+    def _outlook(self, now: float) -> tuple[list[Program], list[Outlook], float]:
+        """The queue in the order it should run, what the model knows of each online QPU,
+        and when the next batch may start at the earliest."""
         ordered = self.queue_policy.order(self._queue, now)
         earliest = now
         if self._queue and self.policy.packs and not any(q.running for q in self.qpus):
             earliest = max(
                 now, min(p.submitted for p in self._queue) + self.settings["batchWindow"]
             )
-        times = estimate_starts(ordered, self.qpus, now, earliest, self.settings["batchSize"])
+        return ordered, [Outlook.of(q, now) for q in self.qpus if q.online], earliest
+
+    def _estimates(self, now: float) -> tuple[list[Program], list[tuple[float, float]]]:
+        """The queue in the order it should run, and when each program should start and
+        end, from the batches formed ahead so far and the model (on the event loop)."""
+        ordered, outlooks, earliest = self._outlook(now)
+        return ordered, estimate_starts(ordered, outlooks, earliest, self.settings["batchSize"])
+
+    async def _planned_estimates(
+        self, now: float
+    ) -> tuple[list[Program], list[tuple[float, float]]]:
+        """As ``_estimates``, forming the queue's first batches ahead (off the event loop)."""
+        ordered, outlooks, earliest = self._outlook(now)
+        size = self.settings["batchSize"]
+        times = await self._estimator.run(
+            lambda: estimate_starts(ordered, outlooks, earliest, size, plan=True)
+        )
         return ordered, times
 
     def status(self) -> dict[str, Any]:
@@ -342,7 +362,7 @@ class Broker:
         self._enqueue(accepted)
         if accepted:
             now = time.time()
-            ordered, times = self._estimates(now)
+            ordered, times = await self._planned_estimates(now)
             when = {p.id: t for p, t in zip(ordered, times, strict=False)}
             for receipt in receipts:
                 if (t := when.get(receipt.get("id", ""))) is not None:
@@ -625,9 +645,11 @@ class Broker:
                 await self._gather_window()
             async with self._forming:
                 offered = self._offered(qpu)
+                forming = time.time()
                 batch = await self._form_batch(qpu, offered) if offered else None
                 if batch is None:
                     continue
+                qpu.forming.append(time.time() - forming)
                 taken = {id(p) for p in batch.programs}
                 self._queue = [p for p in self._queue if id(p) not in taken]
                 qpu.running, qpu.started = batch, time.time()
@@ -639,7 +661,7 @@ class Broker:
         snapshot of the queue (programs may arrive meanwhile)."""
 
         def pack() -> Batch:
-            return qpu.policy.next_batch(queue)
+            return qpu.formed.next_batch(queue)
 
         return await qpu.packer.run(pack)
 

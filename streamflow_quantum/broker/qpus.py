@@ -3,24 +3,32 @@
 Each QPU is a backend with its own packing policy (a program is prepared for every
 QPU that can run it) and its own packer thread. What a batch costs on a QPU is
 modelled from its recent batches: the modelled device time plus the overhead seen
-around it (queueing at the provider, transfers, simulation), averaged; until a QPU has
-run a batch, ``DEFAULT_OVERHEAD_S`` stands in for the overhead.
+around it (queueing at the provider, transfers, simulation) and the time spent forming
+it, averaged; until a QPU has run a batch, ``DEFAULT_OVERHEAD_S`` stands in for the
+overhead. Which programs a packed batch takes is the policy's own answer for the first
+batches of the queue (formed ahead, see ``formed.py``), and a fill by width after them.
 """
 
 from __future__ import annotations
 
 import heapq
+import logging
+import time
 from collections import Counter, deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from streamflow_quantum.broker.formed import Formed
 from streamflow_quantum.broker.threads import WorkerPool
+from streamflow_quantum.core.errors import one_line
 
 if TYPE_CHECKING:
     from streamflow_quantum.backends.base import Backend
     from streamflow_quantum.core.model import Batch, Program
     from streamflow_quantum.packing.base import PackingPolicy
+
+logger = logging.getLogger(__name__)
 
 #: Seconds a backend job costs beyond its modelled device time, until batches have run
 #: (then the mean observed); ``sfq bench packer``'s clock uses the same.
@@ -29,6 +37,10 @@ DEFAULT_OVERHEAD_S = 2.0
 RECENT_BATCHES = 32
 #: Queued programs the model looks through to fill a batch, from the head.
 LOOK_AHEAD = 256
+#: Batches of the queue's head that estimates take from the policy itself, and the
+#: seconds an estimate may spend forming them (the rest of the queue is modelled).
+PLANNED_BATCHES = 16
+PLANNING_S = 2.0
 #: Characters of a client digest ``status`` shows.
 CLIENT_PREFIX = 8
 
@@ -41,11 +53,15 @@ class Qpu:
     policy: PackingPolicy
     #: How the broker names it (the backend's name; ``#2`` and on for a second of a kind).
     label: str
+    #: The policy's batches formed ahead (shared by QPUs that share the policy).
+    formed: Formed
     packer: WorkerPool = field(init=False)
     running: Batch | None = None
     #: When the running batch started.
     started: float = 0.0
     recent: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=RECENT_BATCHES))
+    #: Seconds its recent batches took to form, from the queue to a batch ready to run.
+    forming: deque[float] = field(default_factory=lambda: deque(maxlen=RECENT_BATCHES))
     #: Why the broker stopped sending it work (it failed or went offline), or None.
     drained: str | None = None
 
@@ -70,26 +86,18 @@ class Qpu:
         recent = self.recent
         return float(sum(b["device_s"] for b in recent) / len(recent)) if recent else 0.0
 
+    def forming_s(self) -> float:
+        forming = self.forming
+        return float(sum(forming) / len(forming)) if forming else 0.0
+
     def batch_s(self) -> float:
-        """What a batch costs here, by the model: device time and overhead."""
-        return self.device_s_per_batch() + self.overhead_s()
+        """What a batch costs here, by the model: forming it, device time and overhead."""
+        return self.forming_s() + self.device_s_per_batch() + self.overhead_s()
 
     def capacity(self) -> float:
         """Qubits of programs (their own widths, summed) a batch can hold here: the most a
         recent batch held, and at least the device's qubits (time packing may hold more)."""
         return float(max([self.num_qubits, *(b["width"] for b in self.recent)]))
-
-    def takes(self, queue: Sequence[Program], batch_size: int) -> list[int]:
-        """Which programs of ``queue`` (positions) a packed batch should take here: the
-        head, then each that still fits, as a packer fills the room the head leaves."""
-        room, taken = self.capacity(), list[int]()
-        for i, program in enumerate(queue):
-            if not taken or program.circuit.num_qubits <= room:
-                taken.append(i)
-                room -= program.circuit.num_qubits
-                if len(taken) == batch_size or room <= 0:
-                    break
-        return taken
 
     def running_end(self, now: float) -> float | None:
         """When the running batch should end by the model (None when idle)."""
@@ -124,50 +132,131 @@ class Qpu:
             "drained": self.drained,
             "running": running,
             "model": {
+                "forming_s": self.forming_s(),
                 "overhead_s": self.overhead_s(),
                 "device_s_per_batch": self.device_s_per_batch(),
                 "batches_seen": len(self.recent),
+                "batches_formed_ahead": len(self.formed),
             },
         }
 
 
 def labelled(backends: Iterable[tuple[Backend, PackingPolicy]]) -> list[Qpu]:
-    """QPUs named after their backends, a second one of a name as ``name#2``."""
+    """QPUs named after their backends, a second one of a name as ``name#2``; QPUs that
+    share a policy share its batches formed ahead."""
     qpus: list[Qpu] = []
     seen: dict[str, int] = {}
+    formed: dict[int, Formed] = {}
     for backend, policy in backends:
         seen[backend.name] = seen.get(backend.name, 0) + 1
         n = seen[backend.name]
-        qpus.append(Qpu(backend, policy, backend.name if n == 1 else f"{backend.name}#{n}"))
+        label = backend.name if n == 1 else f"{backend.name}#{n}"
+        qpus.append(Qpu(backend, policy, label, formed.setdefault(id(policy), Formed(policy))))
     return qpus
 
 
+@dataclass(frozen=True)
+class Outlook:
+    """What the model knows of one online QPU at one instant.
+
+    Read on the event loop, so that an estimate may run in a worker thread while the
+    QPU's batches come and go.
+    """
+
+    free_at: float
+    batch_s: float
+    #: What a batch of known device time costs beyond it.
+    overhead_s: float
+    #: Qubits of programs (their own widths, summed) a batch can hold: the most a recent
+    #: batch held, and at least the device's qubits (time packing may hold more).
+    capacity: float
+    #: The packing policy's batches (None: one program a batch, the head).
+    formed: Formed | None
+
+    @classmethod
+    def of(cls, qpu: Qpu, now: float) -> Outlook:
+        return cls(
+            free_at=qpu.free_at(now),
+            batch_s=qpu.batch_s(),
+            overhead_s=qpu.overhead_s(),
+            capacity=float(max([qpu.num_qubits, *(b["width"] for b in qpu.recent)])),
+            formed=qpu.formed if qpu.policy.packs else None,
+        )
+
+    def takes(self, queue: Sequence[Program], batch_size: int) -> list[int]:
+        """Which programs of ``queue`` (positions) a packed batch should take, by width:
+        the head, then each that still fits, as a packer fills the room the head leaves."""
+        room, taken = self.capacity, list[int]()
+        for i, program in enumerate(queue):
+            if not taken or program.circuit.num_qubits <= room:
+                taken.append(i)
+                room -= program.circuit.num_qubits
+                if len(taken) == batch_size or room <= 0:
+                    break
+        return taken
+
+
 def estimate_starts(
-    ordered: Sequence[Program], qpus: Sequence[Qpu], now: float, earliest: float, batch_size: int
+    ordered: Sequence[Program],
+    outlooks: Sequence[Outlook],
+    earliest: float,
+    batch_size: int,
+    plan: bool = False,
 ) -> list[tuple[float, float]]:
     """When each program of the ordered queue should start and finish, by the model.
 
-    Batches are filled as a packer would, from the head of the queue on (``takes``),
-    and each goes to the QPU that should be free first (a batch starts no sooner than
-    ``earliest``: the batch window). Which programs may run where is not modelled.
+    Each batch goes to the QPU that should be free first (and starts no sooner than
+    ``earliest``: the batch window). A packed batch among the first
+    ``PLANNED_BATCHES`` is the one the QPU's policy forms on the queue left: formed
+    now when ``plan`` (for at most ``PLANNING_S`` seconds; blocking: call it from a
+    worker thread), else only where it was formed ahead already. Other batches are
+    filled by width from the head (``Outlook.takes``). Which programs may run where
+    is not modelled.
     """
-    free = [(qpu.free_at(now), i) for i, qpu in enumerate(qpus) if qpu.online]
+    free = [(o.free_at, i) for i, o in enumerate(outlooks)]
     heapq.heapify(free)
     times: list[tuple[float, float] | None] = [None] * len(ordered) if free else []
     waiting = deque(range(len(ordered)))  # positions not yet in a batch, head first
+    deadline, batches = time.monotonic() + PLANNING_S, 0
     while waiting and free:
         at, i = heapq.heappop(free)
-        qpu = qpus[i]
+        outlook = outlooks[i]
         start = max(at, earliest)
-        end = start + qpu.batch_s()
-        if not qpu.policy.packs:  # one program a batch: the head
+        end = start + outlook.batch_s
+        if outlook.formed is None:  # one program a batch: the head
             times[waiting.popleft()] = (start, end)
+        elif batches < PLANNED_BATCHES and (
+            batch := _formed(outlook.formed, [ordered[j] for j in waiting], plan, deadline)
+        ):
+            start = max(start, time.time())  # it runs once formed
+            end = start + batch.duration_s * batch.shots + outlook.overhead_s
+            taken = {id(p) for p in batch.programs}
+            for j in [j for j in waiting if id(ordered[j]) in taken]:
+                times[j] = (start, end)
+            waiting = deque(j for j in waiting if id(ordered[j]) not in taken)
         else:  # at most LOOK_AHEAD programs looked at: O(LOOK_AHEAD) a batch
             window = [waiting.popleft() for _ in range(min(LOOK_AHEAD, len(waiting)))]
-            taken = set(qpu.takes([ordered[j] for j in window], batch_size))
+            taken_at = set(outlook.takes([ordered[j] for j in window], batch_size))
             for k, j in enumerate(window):
-                if k in taken:
+                if k in taken_at:
                     times[j] = (start, end)
-            waiting.extendleft(reversed([j for k, j in enumerate(window) if k not in taken]))
+            waiting.extendleft(reversed([j for k, j in enumerate(window) if k not in taken_at]))
+        batches += 1
         heapq.heappush(free, (end, i))
     return [t for t in times if t is not None]
+
+
+def _formed(formed: Formed, queue: list[Program], plan: bool, deadline: float) -> Batch | None:
+    """The batch the policy forms on ``queue``: formed ahead, or now while planning time
+    is left; None where the model must stand in."""
+    if not plan or time.monotonic() >= deadline:
+        return formed.kept(queue)
+    try:
+        return formed.ahead(queue)
+    except Exception as e:  # the dispatcher meets the same failure and isolates its program
+        logger.info(
+            "estimates model the queue instead: the %s policy failed on it (%s)",
+            formed.name,
+            one_line(e),
+        )
+        return None

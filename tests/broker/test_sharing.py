@@ -171,6 +171,40 @@ async def test_receipts_say_when_programs_should_start_and_finish() -> None:
     assert abs(actual[-1] - starts[-1]) < 1.5
 
 
+def _ghz(name: str, qubits: int) -> Program:
+    circuit = QuantumCircuit(qubits, qubits)
+    circuit.h(0)
+    for q in range(1, qubits):
+        circuit.cx(q - 1, q)
+    circuit.measure(range(qubits), range(qubits))
+    return Program(name, circuit, shots=200)
+
+
+async def test_packed_receipts_foresee_the_batches_the_packer_forms() -> None:
+    """Under a packing policy, programs given the same estimated start run in the same
+    batch, and the dispatcher runs the batches the estimate formed, not new ones."""
+    broker = await _broker(
+        {"backend": "aer:fake_guadalupe", "noise": False, "packing": "fit"}, (0.2, None)
+    )
+    broker.start()
+    try:
+        await _run_all(broker, [_bell("warm")])  # the model learns one batch's cost
+        programs = [_ghz(f"ghz{i}", 2 + i % 4) for i in range(14)]
+        receipts = await broker.submit("client", programs)
+        records = [await broker.result("client", r["id"], 120) for r in receipts]
+        left = len(broker.qpus[0].formed)
+    finally:
+        await broker.close()
+    assert all(r and "counts" in r for r in records), records
+    by_estimate = Counter(r["estimated_start"] for r in receipts)
+    by_batch = Counter(r["batch"] for r in records if r)
+    assert len(by_batch) > 1 and max(by_batch.values()) > 1, by_batch  # packed, in batches
+    assert sorted(by_estimate.values()) == sorted(by_batch.values())
+    pairs = {(r["estimated_start"], rec["batch"]) for r, rec in zip(receipts, records, strict=True)}
+    assert len(pairs) == len(by_batch)  # each estimated start is one batch
+    assert left == 0  # every batch formed ahead was the one run
+
+
 async def test_priority_ageing_lets_a_low_priority_program_run() -> None:
     """A high-priority user keeps the QPU busy; the low-priority program, aged past
     them, still runs before high-priority programs that queued long before it started."""
