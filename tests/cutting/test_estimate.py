@@ -64,14 +64,55 @@ def assert_agrees(circuit: QuantumCircuit, result: dict[str, Any]) -> None:
 
 
 async def estimate(
-    circuit: QuantumCircuit, obs: list[Observable], **options: Any
+    circuit: QuantumCircuit,
+    obs: list[Observable],
+    submitted: list[Program] | None = None,
+    **options: Any,
 ) -> dict[str, Any]:
+    """The estimate on an ideal device; ``submitted`` collects the programs sent to it."""
     broker = build_broker(DEVICE)
     broker.start()
+    submit = broker.submit
+
+    async def recording(client: str, programs: list[Program], **kw: Any) -> list[dict[str, Any]]:
+        if submitted is not None:
+            submitted.extend(programs)
+        return await submit(client, programs, **kw)
+
+    broker.submit = recording  # type: ignore[method-assign]
     try:
         return await cutting.estimate_on(broker, "test", circuit, obs, **options)
     finally:
         await broker.close()
+
+
+def random_counts(plan: cutting.Plan, seed: int) -> list[dict[str, int]]:
+    """Counts of random outcomes of each program's classical bits."""
+    rng = np.random.default_rng(seed)
+    counts = []
+    for _, _, circuit in plan.subexperiments:
+        width = circuit.num_clbits
+        outcomes = rng.integers(0, 2**width, size=8)
+        counts.append({format(int(o), f"0{width}b"): int(rng.integers(1, 50)) for o in outcomes})
+    return counts
+
+
+def assert_factored_is_the_librarys(plan: cutting.Plan) -> None:
+    """The bootstrap's reconstruction gives the library's values, resample by resample, on
+    random counts (any counts: the two must be the same function of them)."""
+    counts = random_counts(plan, seed=1)
+    outcomes = [[int(bits, 2) for bits in part] for part in counts]
+    rng = np.random.default_rng(2)
+    frequencies = [rng.dirichlet(np.ones(len(part)), size=3) for part in counts]
+    factored = cutting._factored(plan, outcomes, frequencies)
+    assert factored.shape == (3, len(plan.observables))
+    for row in range(3):
+        resample = [
+            dict(zip(part, f[row], strict=True))
+            for part, f in zip(counts, frequencies, strict=True)
+        ]
+        library = cutting._reconstructed(plan, resample)
+        assert factored[row] == pytest.approx(library, abs=1e-12)
 
 
 # -- observables ---------------------------------------------------------------------
@@ -132,9 +173,19 @@ async def test_a_cut_circuit_matches_the_statevector_and_packs_its_subexperiment
     assert [c["type"] for c in result["cuts"]] == ["gate", "gate"]
     assert result["sampling_overhead"] == pytest.approx(81)
     assert result["subexperiments"] == 108
+    # Per piece and group of observables, 25 of the 36 terms differ: each cut's 6 terms
+    # leave a piece 5 distinct circuits (its two measuring terms differ on the other piece).
+    assert result["programs"] == 75  # (2 groups + 1) x 25
     assert max(result["subcircuit_widths"]) <= 7
-    assert 5 * len(result["batches"]) <= result["subexperiments"], result["batches"]
+    assert 5 * len(result["batches"]) <= result["programs"], result["batches"]
     assert other is not None and other["batch"] in result["batches"]
+
+
+def test_the_bootstraps_reconstruction_is_the_librarys() -> None:
+    """Two pieces, the wider measured in two commuting groups of observables."""
+    plan = cutting.plan(su2(14), observables(14), 7, seed=5)
+    assert {label: len(rows) for label, rows in plan.layout.items()} == {0: 72, 1: 36}
+    assert_factored_is_the_librarys(plan)
 
 
 async def test_a_wire_cut_matches_the_statevector() -> None:
@@ -163,7 +214,7 @@ async def test_an_uncut_circuit_matches_the_statevector() -> None:
     result = await estimate(measured, obs, shots=4000, seed=3)
     assert result["cuts"] == []
     assert result["sampling_overhead"] == 1
-    assert result["subexperiments"] == 2  # one per qubit-wise commuting group
+    assert result["subexperiments"] == result["programs"] == 2  # one per commuting group
     assert all(e > 0 for e in result["std_errors"])
     assert_agrees(circuit, result)
 
@@ -246,8 +297,8 @@ def test_sfq_estimate_through_a_broker(
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     result = check_output(out)
-    assert result["subexperiments"] == 108
-    assert 5 * len(result["batches"]) <= result["subexperiments"]
+    assert result["subexperiments"] == 108 and result["programs"] == 75
+    assert 5 * len(result["batches"]) <= result["programs"]
 
 
 def test_the_broker_refuses_a_malformed_estimate(broker_url: str) -> None:

@@ -12,6 +12,7 @@ from typing import Any
 import networkx as nx
 import numpy as np
 import pytest
+from qiskit import QuantumCircuit
 from qiskit.quantum_info import SparsePauliOp, Statevector
 
 from streamflow_quantum.applications.qaoa import steps
@@ -22,8 +23,10 @@ from streamflow_quantum.applications.qaoa.estimate import (
 )
 from streamflow_quantum.applications.qaoa.maxcut import cut_size, maxcut_qubo, ring_of_regular
 from streamflow_quantum.applications.qubo_qaoa import bits_of, energies
+from streamflow_quantum.broker import cutting
 from streamflow_quantum.broker.cutting import parse_observables
-from tests.cutting.test_estimate import estimate
+from streamflow_quantum.core.model import Program
+from tests.cutting.test_estimate import assert_agrees, assert_factored_is_the_librarys, estimate
 from tests.workflow_runs import run_streamflow
 
 
@@ -32,6 +35,33 @@ def exact_correlations(state: steps.State) -> list[float]:
     circuit, observables = steps.prepare(state)
     vector = Statevector(circuit.remove_final_measurements(inplace=False))
     return [float(np.real(vector.expectation_value(SparsePauliOp(o)))) for o in observables]
+
+
+def light_cone_correlations(state: steps.State) -> list[float]:
+    """Each edge's exact ⟨Z_i Z_j⟩ at p=1, at any graph size: the phase gates of edges
+    that touch neither end commute with the observable and cancel, so the circuit on the
+    ends and their neighbours, with only the ends' edges' gates, gives the same value."""
+    circuit, observables = steps.prepare(state)
+    bare = circuit.remove_final_measurements(inplace=False)
+    graph = nx.Graph(state["graph"]["edges"])
+    values = []
+    for (u, v), pauli in zip(state["graph"]["edges"], observables, strict=True):
+        around = sorted({u, v} | set(graph[u]) | set(graph[v]))
+        index = {q: i for i, q in enumerate(around)}
+        cone = QuantumCircuit(len(around))
+        for instruction in bare.data:
+            qubits = [bare.find_bit(q).index for q in instruction.qubits]
+            if len(qubits) == 1 and qubits[0] in index or {u, v} & set(qubits):
+                cone.append(instruction.operation, [index[q] for q in qubits])
+        zz = "".join("Z" if q in (u, v) else "I" for q in reversed(around))
+        values.append(float(np.real(Statevector(cone).expectation_value(SparsePauliOp(zz)))))
+        assert pauli.count("Z") == 2 and pauli[-1 - u] == pauli[-1 - v] == "Z"
+    return values
+
+
+def test_light_cones_give_the_exact_correlations() -> None:
+    state = steps.start(ring_of_regular(12, 2, seed=7), 1, 5, 7, mode="estimate")
+    assert light_cone_correlations(state) == pytest.approx(exact_correlations(state), abs=1e-9)
 
 
 @pytest.mark.parametrize(("nodes", "blocks"), [(40, 2), (40, 4), (12, 3)])
@@ -82,7 +112,7 @@ def test_an_estimate_mode_evaluation_cuts_and_matches_the_exact_expected_cut() -
     )
     updated = steps.update(state, {"results": [record]})
     (evaluation,) = updated["cutting"]
-    assert evaluation["cuts"] == 2 and evaluation["subexperiments"] > 0
+    assert evaluation["cuts"] == 2 and evaluation["subexperiments"] > evaluation["programs"] > 0
     exact = -expected_cut(exact_correlations(state))
     assert abs(evaluation["energy"] - exact) <= 3 * evaluation["energy_error_bound"]
     assert updated["optimizer"]["history"][0][1] == evaluation["energy"]
@@ -91,6 +121,24 @@ def test_an_estimate_mode_evaluation_cuts_and_matches_the_exact_expected_cut() -
     # The next evaluation's circuit has another name: these estimates are not of it.
     with pytest.raises(ValueError, match="not of the state's next circuit"):
         steps.update(updated, {"results": [record]})
+
+
+async def test_a_ring_of_pieces_runs_each_distinct_subexperiment_once() -> None:
+    """Three 4-node blocks in a ring, pieces of 4: 3 cuts give 6^3 terms x 3 pieces = 648
+    subexperiments, but a piece's circuit depends only on its own two cuts' terms (5
+    distinct each): 25 programs per piece run, and the values match the statevector."""
+    state = steps.start(ring_of_regular(12, 3, seed=7), 1, 5, 7, mode="estimate", max_width=4)
+    circuit, observables = steps.prepare(state)
+    obs = parse_observables("\n".join(observables))
+    plan = cutting.plan(circuit, obs, 4, seed=1)
+    assert len(plan.cuts) == 3 and plan.generated == 648
+    assert len(plan.subexperiments) == 75
+    assert_factored_is_the_librarys(plan)
+    submitted: list[Program] = []
+    record = await estimate(circuit, obs, submitted, shots=2000, max_width=4, seed=1)
+    assert record["subexperiments"] == 648 and record["programs"] == len(submitted) == 75
+    assert len({p.name for p in submitted}) == 75
+    assert_agrees(circuit.remove_final_measurements(inplace=False), record)
 
 
 def test_estimate_mode_refuses_the_sample_steps() -> None:
@@ -118,8 +166,10 @@ def test_estimate_mode_under_streamflow_cuts_every_evaluation_and_rounds_a_good_
     assert 1 <= result["iterations"] == len(result["cutting"]) <= 4
     for evaluation in result["cutting"]:
         assert evaluation["cuts"] == 2  # the two joining edges' gates
-        # Subexperiments share backend jobs: the packer placed them side by side.
-        assert 0 < evaluation["jobs"] < evaluation["subexperiments"]
+        # Only distinct subexperiments run, and they share backend jobs: the packer
+        # placed them side by side.
+        assert evaluation["subexperiments"] == 72 and evaluation["programs"] == 50
+        assert 0 < evaluation["jobs"] < evaluation["programs"]
     first = steps.start(graph, 1, 4, 7, mode="estimate", max_width=6)
     exact = -expected_cut(exact_correlations(first))
     assert (

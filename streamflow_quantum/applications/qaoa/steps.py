@@ -149,6 +149,7 @@ def _estimated(state: State, estimates: dict[str, Any]) -> State:
         "energy_error_bound": sum(record["std_errors"]) / 2,
         "cuts": len(record["cuts"]),
         "subexperiments": record["subexperiments"],
+        "programs": record["programs"],
         "sampling_overhead": record["sampling_overhead"],
         "batches": record["batches"],
         "jobs": len(record["jobs"]),
