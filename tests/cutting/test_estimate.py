@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +20,7 @@ from qiskit.quantum_info import SparsePauliOp, Statevector
 from streamflow_quantum.broker import cutting
 from streamflow_quantum.broker.cutting import CuttingError, Observable, parse_observables
 from streamflow_quantum.broker.factory import build_broker
+from streamflow_quantum.core.errors import ProgramError
 from streamflow_quantum.core.model import Program
 from tests.conftest import BROKER_SECRET, run_tool, serve_broker
 
@@ -74,10 +75,12 @@ async def estimate(
     broker.start()
     submit = broker.submit
 
-    async def recording(client: str, programs: list[Program], **kw: Any) -> list[dict[str, Any]]:
+    async def recording(
+        client: str, programs: Sequence[Program | ProgramError], *args: Any, **kw: Any
+    ) -> list[dict[str, Any]]:
         if submitted is not None:
-            submitted.extend(programs)
-        return await submit(client, programs, **kw)
+            submitted.extend(p for p in programs if isinstance(p, Program))
+        return await submit(client, programs, *args, **kw)
 
     broker.submit = recording  # type: ignore[method-assign]
     try:
