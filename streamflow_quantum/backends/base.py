@@ -174,6 +174,11 @@ class Backend(ABC):
     def run(self, batch: Batch, seed: int | None) -> tuple[str, list[Counter[str]]]:
         """Run one batch; return the backend's job id and each placement's counts."""
 
+    def used_s(self, job_id: str) -> float | None:
+        """The device time the provider charged for a job this backend just ran, or None
+        where it reports none (a simulator: quotas charge the Target's modelled time)."""
+        return None
+
     #: Whether :meth:`job_counts` can fetch an earlier job's counts (a provider that keeps
     #: jobs does; a simulator does not).
     can_attach = False

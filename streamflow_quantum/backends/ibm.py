@@ -13,6 +13,7 @@ noise model.
 
 from __future__ import annotations
 
+import logging
 import os
 from collections import Counter
 from typing import TYPE_CHECKING, Any
@@ -25,13 +26,15 @@ from streamflow_quantum.backends.base import (
 )
 from streamflow_quantum.backends.registry import fake_device
 from streamflow_quantum.core.config import Schema, load_schema
-from streamflow_quantum.core.errors import ConfigError
+from streamflow_quantum.core.errors import ConfigError, one_line
 
 if TYPE_CHECKING:
     from qiskit import QuantumCircuit
     from qiskit.providers import BackendV2
 
     from streamflow_quantum.core.model import Batch
+
+logger = logging.getLogger(__name__)
 
 #: In local mode, a composite circuit acting on more qubits than this is simulated as its
 #: placements instead (one pub each, still one job): Aer's noise models have no crosstalk,
@@ -95,6 +98,8 @@ class IBMBackend(Backend):
         self._context = context(backend=self.device) if context is not None else None
         super().__init__(f"ibm:{self.device.name}", self.device.target)
         self.calibration = self._calibrated_at(refresh=False)
+        #: What IBM charged for each job run, until the broker asks (``used_s``).
+        self._used: dict[str, float | None] = {}
 
     def _calibrated_at(self, refresh: bool) -> str | None:
         """The id of the device's calibration: its properties' ``last_update_date``."""
@@ -131,9 +136,24 @@ class IBMBackend(Backend):
         results = job.result()
         counts = [normalise_counts(result.join_data().get_counts()) for result in results]
         job_id = str(job.job_id())
+        if not self.local:
+            self._used[job_id] = self._usage(job)
         if len(circuits) == 1 and circuits[0] is batch.composite:
             return job_id, batch.split_counts(counts[0])
         return job_id, counts
+
+    def _usage(self, job: Any) -> float | None:
+        """The seconds IBM charged for a finished job (its running total if the final
+        figure is still pending); None, with the reason logged, where it cannot be read."""
+        try:
+            used = job.usage(partial=True)
+        except Exception as e:  # the counts stand; quotas fall back to the modelled time
+            logger.warning("usage of IBM job %s not read: %s", job.job_id(), one_line(e))
+            return None
+        return None if used is None else float(used)
+
+    def used_s(self, job_id: str) -> float | None:
+        return self._used.pop(job_id, None)
 
     @property
     def can_attach(self) -> bool:  # type: ignore[override]  # the runtime's local mode keeps no jobs

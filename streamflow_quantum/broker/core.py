@@ -139,6 +139,7 @@ class Broker:
         self._pool = WorkerPool(compile_threads(), "sfq-compile")
         #: Estimates that form batches ahead run here, one at a time.
         self._estimator = WorkerPool(1, "sfq-estimate")
+        self._planning = False
         self._tasks: list[asyncio.Task[None]] = []
         self._calibrating: asyncio.Task[None] | None = None
         self._closing = False
@@ -261,12 +262,23 @@ class Broker:
     async def _planned_estimates(
         self, now: float
     ) -> tuple[list[Program], list[tuple[float, float]]]:
-        """As ``_estimates``, forming the queue's first batches ahead (off the event loop)."""
+        """As ``_estimates``, forming the queue's first batches ahead (off the event loop).
+
+        One forms at a time: a submission that arrives meanwhile is estimated from what
+        was formed and the model, so a stream of submissions never queues up behind
+        estimates, and they cost one thread at most.
+        """
+        if self._planning:
+            return self._estimates(now)
         ordered, outlooks, earliest = self._outlook(now)
         size = self.settings["batchSize"]
-        times = await self._estimator.run(
-            lambda: estimate_starts(ordered, outlooks, earliest, size, plan=True)
-        )
+        self._planning = True
+        try:
+            times = await self._estimator.run(
+                lambda: estimate_starts(ordered, outlooks, earliest, size, plan=True)
+            )
+        finally:
+            self._planning = False
         return ordered, times
 
     def status(self) -> dict[str, Any]:
@@ -370,9 +382,10 @@ class Broker:
                     receipt["starts_in_s"] = round(max(0.0, t[0] - now), 3)
         return receipts
 
-    def _charge(self, batch: Batch, modelled: float, now: float) -> None:
-        """Each program of a batch used an equal share of its modelled device time."""
-        share = modelled / len(batch.programs)
+    def _charge(self, batch: Batch, device_s: float, now: float) -> None:
+        """Each program of a batch used an equal share of its device time: what the
+        provider charged for the job, or else the modelled time."""
+        share = device_s / len(batch.programs)
         for program in batch.programs:
             self.queue_policy.charge(program, share, now)
             self.quotas.charge(program.user, share, now)
@@ -763,17 +776,19 @@ class Broker:
             self._failed(qpu, batch, safe_name(one_line(e)), transient, device=transient)
             return
         end = time.time()
+        used = backend.used_s(job)  # the provider's own figure, where it gives one
         qpu.recent.append(
             {
                 "id": batch.id,
                 "programs": len(names),
                 "width": sum(p.circuit.num_qubits for p in batch.programs),
                 "device_s": modelled,
+                "used_s": used,
                 "wall_s": end - started,
             }
         )
         qpu.running = None
-        self._charge(batch, modelled, end)
+        self._charge(batch, modelled if used is None else used, end)
         progress.info("QPU batch %s done in %.2f s as backend job %s", batch.id, end - started, job)
         self._settle(qpu, batch, job, counts)
 
@@ -876,6 +891,8 @@ class Broker:
             last = next((b for b in qpu.recent if b["id"] == program.batches[-1]), None)
             if last is not None:  # the modelled device time of its (last) batch
                 record["device_s"] = last["device_s"]
+                if last["used_s"] is not None:  # and what the provider charged for it
+                    record["used_s"] = last["used_s"]
         if program.calibration is not None:
             record["calibration"] = program.calibration
         if len(program.jobs) > 1:

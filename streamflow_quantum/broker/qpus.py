@@ -40,7 +40,7 @@ LOOK_AHEAD = 256
 #: Batches of the queue's head that estimates take from the policy itself, and the
 #: seconds an estimate may spend forming them (the rest of the queue is modelled).
 PLANNED_BATCHES = 16
-PLANNING_S = 2.0
+PLANNING_S = 1.0
 #: Characters of a client digest ``status`` shows.
 CLIENT_PREFIX = 8
 

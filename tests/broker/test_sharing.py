@@ -151,6 +151,31 @@ async def test_quotas_refuse_with_the_quota_named() -> None:
         await broker.close()
 
 
+class Charged(Paced):
+    """A backend whose provider reports what it charged for each job, as IBM's does."""
+
+    def used_s(self, job_id: str) -> float | None:
+        return 5.0
+
+
+async def test_quotas_charge_what_the_provider_reports() -> None:
+    broker = await asyncio.to_thread(
+        build_broker,
+        {"backend": "aer:fake_manila", "noise": False, "packing": "serial"},
+        lambda inner: Charged(inner, 0.0),
+    )
+    broker.start()
+    try:
+        metered = User("dave", device_s=4.0)  # far above the modelled time, below 5 s
+        [first] = await broker.submit("dave", [_bell("d1")], user=metered)
+        record = await broker.result("dave", first["id"], 60)
+        assert record is not None and record["used_s"] == 5.0 and record["device_s"] < 4.0
+        [refused] = await broker.submit("dave", [_bell("d2")], user=metered)
+    finally:
+        await broker.close()
+    assert "user dave used 5" in refused["error"], refused
+
+
 async def test_receipts_say_when_programs_should_start_and_finish() -> None:
     broker = await _broker(
         {"backend": "aer:fake_manila", "noise": False, "packing": "serial"}, (0.2, None)
