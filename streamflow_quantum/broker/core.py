@@ -51,7 +51,14 @@ from typing import TYPE_CHECKING, Any
 from streamflow_quantum.broker.calibration import keep_calibrated
 from streamflow_quantum.broker.outcomes import batch_seed, check_counts, is_transient
 from streamflow_quantum.broker.protocol import MAX_SEED
-from streamflow_quantum.broker.qpus import CLIENT_PREFIX, Outlook, Qpu, estimate_starts, labelled
+from streamflow_quantum.broker.qpus import (
+    CLIENT_PREFIX,
+    Outlook,
+    Qpu,
+    estimate_starts,
+    labelled,
+    worth_forming,
+)
 from streamflow_quantum.broker.quotas import Quotas
 from streamflow_quantum.broker.settings import broker_settings
 from streamflow_quantum.broker.threads import (
@@ -260,16 +267,19 @@ class Broker:
         return ordered, estimate_starts(ordered, outlooks, earliest, self.settings["batchSize"])
 
     async def _planned_estimates(
-        self, now: float
+        self, now: float, accepted: Sequence[Program]
     ) -> tuple[list[Program], list[tuple[float, float]]]:
-        """As ``_estimates``, forming the queue's first batches ahead (off the event loop).
+        """As ``_estimates``, forming the queue's first batches ahead (off the event loop)
+        where the model places ``accepted`` after the next batch but within the batches
+        that may be formed ahead (``worth_forming``).
 
         One forms at a time: a submission that arrives meanwhile is estimated from what
         was formed and the model, so a stream of submissions never queues up behind
         estimates, and they cost one thread at most.
         """
-        if self._planning:
-            return self._estimates(now)
+        ordered, times = self._estimates(now)
+        if self._planning or not worth_forming(ordered, times, accepted):
+            return ordered, times
         ordered, outlooks, earliest = self._outlook(now)
         size = self.settings["batchSize"]
         self._planning = True
@@ -374,7 +384,7 @@ class Broker:
         self._enqueue(accepted)
         if accepted:
             now = time.time()
-            ordered, times = await self._planned_estimates(now)
+            ordered, times = await self._planned_estimates(now, accepted)
             when = {p.id: t for p, t in zip(ordered, times, strict=False)}
             for receipt in receipts:
                 if (t := when.get(receipt.get("id", ""))) is not None:

@@ -246,6 +246,20 @@ def estimate_starts(
     return [t for t in times if t is not None]
 
 
+def worth_forming(
+    ordered: Sequence[Program], times: Sequence[tuple[float, float]], mine: Sequence[Program]
+) -> bool:
+    """Whether forming batches ahead can sharpen the modelled start of ``mine``: some of
+    them start after the queue's first batches (whose start the model knows, whatever
+    they hold) and within the first ``PLANNED_BATCHES`` batches. Forming ahead for a
+    program the model puts in the next batch, or far down a long queue, would cost the
+    packer's time for nothing."""
+    ids = {p.id for p in mine}
+    starts = sorted({t[0] for t in times})
+    latest = max((t[0] for p, t in zip(ordered, times, strict=False) if p.id in ids), default=None)
+    return latest is not None and starts[0] < latest and starts.index(latest) < PLANNED_BATCHES
+
+
 def _formed(formed: Formed, queue: list[Program], plan: bool, deadline: float) -> Batch | None:
     """The batch the policy forms on ``queue``: formed ahead, or now while planning time
     is left; None where the model must stand in."""
