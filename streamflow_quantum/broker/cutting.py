@@ -318,42 +318,52 @@ def _signs(outcomes: Sequence[int], measured: int, masks: Sequence[int]) -> NDAr
     ).reshape(len(outcomes), len(masks))
 
 
-def _factored(
-    plan: Plan, outcomes: Sequence[Sequence[int]], frequencies: Sequence[NDArray[np.float64]]
+def _piece(
+    plan: Plan,
+    label: Hashable,
+    outcomes: Sequence[Sequence[int]],
+    frequencies: Sequence[NDArray[np.float64]],
 ) -> NDArray[np.float64]:
-    """The library's reconstruction, ``Σ_i c_i Π_pieces`` (the piece's factor for term
-    ``i``), for B sets of frequencies at once: ``frequencies[p]`` is B x ``outcomes[p]``
-    for program ``p``, and the answer B x observables (no coefficients). Each program's
-    factors are computed once and gathered for every copy of it."""
+    """Piece ``label``'s factor of each observable for each term, as the library takes it
+    (terms x B x observables): each program's expectations once, gathered for its copies."""
     import numpy as np
     from qiskit_addon_cutting.utils.observable_grouping import (  # type: ignore[import-untyped]
         ObservableCollection,
     )
 
-    total: NDArray[np.float64] | None = None
-    for label, rows in plan.layout.items():
-        collection = ObservableCollection(plan.subobservables[label])
-        groups = collection.groups
-        factors = []  # per group: terms x B x the group's observables
-        for k, group in enumerate(groups):
-            copies = rows[k :: len(groups)]
-            unique = sorted(set(copies))
-            measured = [
-                frequencies[p]
-                @ _signs(outcomes[p], plan.subexperiments[p][2].cregs[0].size, group.pauli_bitmasks)
-                for p in unique
-            ]
-            at = {p: n for n, p in enumerate(unique)}
-            factors.append(np.stack(measured)[[at[p] for p in copies]])
-        piece = np.stack(
-            [
-                np.mean([factors[m][:, :, n] for m, n in collection.lookup[pauli]], axis=0)
-                for pauli in plan.subobservables[label]
-            ],
-            axis=-1,
-        )
-        total = piece if total is None else total * piece
-    assert total is not None  # a plan has a subsystem
+    collection = ObservableCollection(plan.subobservables[label])
+    groups = collection.groups
+    per_group = []  # terms x B x the group's observables
+    for k, group in enumerate(groups):
+        copies = plan.layout[label][k :: len(groups)]
+        unique = sorted(set(copies))
+        expectations = [
+            frequencies[p]
+            @ _signs(outcomes[p], plan.subexperiments[p][2].cregs[0].size, group.pauli_bitmasks)
+            for p in unique
+        ]
+        at = {p: n for n, p in enumerate(unique)}
+        per_group.append(np.stack(expectations)[[at[p] for p in copies]])
+    return np.stack(
+        [
+            np.mean([per_group[m][:, :, n] for m, n in collection.lookup[pauli]], axis=0)
+            for pauli in plan.subobservables[label]
+        ],
+        axis=-1,
+    )
+
+
+def _factored(
+    plan: Plan, outcomes: Sequence[Sequence[int]], frequencies: Sequence[NDArray[np.float64]]
+) -> NDArray[np.float64]:
+    """The library's reconstruction, ``Σ_i c_i Π_pieces`` (the piece's factor for term
+    ``i``), for B sets of frequencies at once: ``frequencies[p]`` is B x ``outcomes[p]``
+    for program ``p``, and the answer B x observables (no coefficients)."""
+    import numpy as np
+
+    total = np.ones(())
+    for label in plan.layout:
+        total = total * _piece(plan, label, outcomes, frequencies)
     coefficients = np.array([c for c, _ in plan.coefficients])
     result: NDArray[np.float64] = np.tensordot(coefficients, total, axes=1)
     return result
