@@ -57,6 +57,6 @@ inputs:
 outputs:
   estimates:
     type: File
-    doc: '{"results": [{"circuit", "observables", "values", "std_errors", "cuts", "subexperiments", "sampling_overhead", "batches"}]}'
+    doc: '{"results": [{"circuit", "observables", "values", "std_errors", "cuts", "subexperiments", "programs", "sampling_overhead", "batches"}]}'
     outputBinding:
       glob: $(resultsName())
