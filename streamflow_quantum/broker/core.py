@@ -277,11 +277,11 @@ class Broker:
         was formed and the model, so a stream of submissions never queues up behind
         estimates, and they cost one thread at most.
         """
-        ordered, times = self._estimates(now)
-        if self._planning or not worth_forming(ordered, times, accepted):
-            return ordered, times
         ordered, outlooks, earliest = self._outlook(now)
         size = self.settings["batchSize"]
+        times = estimate_starts(ordered, outlooks, earliest, size)
+        if self._planning or not worth_forming(ordered, times, accepted):
+            return ordered, times
         self._planning = True
         try:
             times = await self._estimator.run(

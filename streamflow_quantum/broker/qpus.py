@@ -45,6 +45,10 @@ PLANNING_S = 1.0
 CLIENT_PREFIX = 8
 
 
+def _mean(values: Sequence[float]) -> float:
+    return float(sum(values) / len(values)) if values else 0.0
+
+
 @dataclass(eq=False)
 class Qpu:
     """One device behind the broker and what it runs."""
@@ -77,18 +81,15 @@ class Qpu:
         return self.backend.num_qubits
 
     def overhead_s(self) -> float:
-        recent = self.recent
-        if not recent:
+        if not self.recent:
             return DEFAULT_OVERHEAD_S
-        return float(sum(max(0.0, b["wall_s"] - b["device_s"]) for b in recent) / len(recent))
+        return _mean([max(0.0, b["wall_s"] - b["device_s"]) for b in self.recent])
 
     def device_s_per_batch(self) -> float:
-        recent = self.recent
-        return float(sum(b["device_s"] for b in recent) / len(recent)) if recent else 0.0
+        return _mean([b["device_s"] for b in self.recent])
 
     def forming_s(self) -> float:
-        forming = self.forming
-        return float(sum(forming) / len(forming)) if forming else 0.0
+        return _mean(self.forming)
 
     def batch_s(self) -> float:
         """What a batch costs here, by the model: forming it, device time and overhead."""
@@ -167,8 +168,7 @@ class Outlook:
     batch_s: float
     #: What a batch of known device time costs beyond it.
     overhead_s: float
-    #: Qubits of programs (their own widths, summed) a batch can hold: the most a recent
-    #: batch held, and at least the device's qubits (time packing may hold more).
+    #: Qubits of programs a batch can hold (``Qpu.capacity``).
     capacity: float
     #: The packing policy's batches (None: one program a batch, the head).
     formed: Formed | None
@@ -179,7 +179,7 @@ class Outlook:
             free_at=qpu.free_at(now),
             batch_s=qpu.batch_s(),
             overhead_s=qpu.overhead_s(),
-            capacity=float(max([qpu.num_qubits, *(b["width"] for b in qpu.recent)])),
+            capacity=qpu.capacity(),
             formed=qpu.formed if qpu.policy.packs else None,
         )
 

@@ -14,6 +14,7 @@ from streamflow_quantum.backends.base import Backend
 from streamflow_quantum.broker.core import Broker
 from streamflow_quantum.broker.factory import build_broker
 from streamflow_quantum.core.model import Batch, Program, User
+from streamflow_quantum.planning.validation import ghz_circuit
 
 
 class Paced(Backend):
@@ -196,15 +197,6 @@ async def test_receipts_say_when_programs_should_start_and_finish() -> None:
     assert abs(actual[-1] - starts[-1]) < 1.5
 
 
-def _ghz(name: str, qubits: int) -> Program:
-    circuit = QuantumCircuit(qubits, qubits)
-    circuit.h(0)
-    for q in range(1, qubits):
-        circuit.cx(q - 1, q)
-    circuit.measure(range(qubits), range(qubits))
-    return Program(name, circuit, shots=200)
-
-
 async def test_packed_receipts_foresee_the_batches_the_packer_forms() -> None:
     """Under a packing policy, programs given the same estimated start run in the same
     batch, and the dispatcher runs the batches the estimate formed, not new ones."""
@@ -214,7 +206,7 @@ async def test_packed_receipts_foresee_the_batches_the_packer_forms() -> None:
     broker.start()
     try:
         await _run_all(broker, [_bell("warm")])  # the model learns one batch's cost
-        programs = [_ghz(f"ghz{i}", 2 + i % 4) for i in range(14)]
+        programs = [Program(f"ghz{i}", ghz_circuit(2 + i % 4), shots=200) for i in range(14)]
         receipts = await broker.submit("client", programs)
         records = [await broker.result("client", r["id"], 120) for r in receipts]
         left = len(broker.qpus[0].formed)
