@@ -4,20 +4,23 @@ from __future__ import annotations
 
 import datetime
 import logging
-import threading
 from abc import ABC, abstractmethod
 from collections import Counter
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from streamflow_quantum.backends.transpiling import transpile
 from streamflow_quantum.core.config import Schema
 from streamflow_quantum.core.errors import ConfigError, ProgramError
 
 logger = logging.getLogger(__name__)
 
+#: The serial service's optimization level (HyperQ's qVMs compile at the same).
+SERIAL_OPTIMIZATION_LEVEL = 1
+
 if TYPE_CHECKING:
     from qiskit import QuantumCircuit
-    from qiskit.transpiler import PassManager, Target
+    from qiskit.transpiler import Target
 
     from streamflow_quantum.core.model import Batch
 
@@ -25,31 +28,6 @@ if TYPE_CHECKING:
 def normalise_counts(counts: dict[str, int]) -> Counter[str]:
     """Counts keyed by bitstrings in Qiskit order with registers joined."""
     return Counter({key.replace(" ", ""): n for key, n in counts.items()})
-
-
-class ThreadLocalPassManager:
-    """A preset pass manager for each thread that compiles.
-
-    Qiskit's passes keep per-run state on themselves, so one pass manager must never run
-    in two threads at once; with one per thread, programs compile side by side and a
-    long compile holds up nobody else's.
-    """
-
-    def __init__(self, optimization_level: int, target: Target) -> None:
-        self.optimization_level = optimization_level
-        self.target = target
-        self._local = threading.local()
-
-    def run(self, circuit: QuantumCircuit) -> QuantumCircuit:
-        manager: PassManager | None = getattr(self._local, "manager", None)
-        if manager is None:
-            from qiskit.transpiler import generate_preset_pass_manager
-
-            manager = self._local.manager = generate_preset_pass_manager(
-                optimization_level=self.optimization_level, target=self.target, seed_transpiler=0
-            )
-        compiled: QuantumCircuit = manager.run(circuit)
-        return compiled
 
 
 def estimate_duration_s(circuit: QuantumCircuit, target: Target) -> float | None:
@@ -125,7 +103,6 @@ class Backend(ABC):
     #: The calibration :attr:`target` reflects (see :func:`calibration_id`); None where it
     #: has none (an ideal simulator). Results record it.
     calibration: str | None = None
-    _pass_manager: ThreadLocalPassManager | None = None
 
     def __init__(self, name: str, target: Target) -> None:
         self.name = name
@@ -134,14 +111,6 @@ class Backend(ABC):
     @property
     def num_qubits(self) -> int:
         return int(self.target.num_qubits)
-
-    @property
-    def pass_manager(self) -> ThreadLocalPassManager:
-        """The serial service's pass manager, for the current calibration's Target."""
-        manager = self._pass_manager
-        if manager is None or manager.target is not self.target:
-            manager = self._pass_manager = ThreadLocalPassManager(1, self.target)
-        return manager
 
     def refresh_calibration(self) -> bool:
         """Re-read the device's calibration; where it changed, take the new Target (and what
@@ -164,7 +133,7 @@ class Backend(ABC):
                 f"{circuit.name}: needs {circuit.num_qubits} qubits but {self.name} has "
                 f"{self.num_qubits}; use a larger device or a smaller circuit"
             )
-        return self.pass_manager.run(circuit)
+        return transpile(circuit, self.target, SERIAL_OPTIMIZATION_LEVEL)
 
     def duration_s(self, circuit: QuantumCircuit) -> float:
         """Device time of one shot along the critical path, or 0 where the Target has no durations."""

@@ -18,16 +18,16 @@ Admission. A program wider than every QPU is refused at once; so is one beyond i
 user's quota (programs queued, device time per ``quotaPeriod``), naming the quota.
 Each accepted program is told when it should start and finish by the model.
 
-Threads, and why (``threads.py``). Parsing and compiling run side by side in a small
-pool of daemon threads of the broker's own, so they never queue behind anything else;
-one thread packs. A compile that runs past ``compileTimeout`` refuses its program, but
-cannot be interrupted: Qiskit's transpiler offers no cancellation, and a process pool
-would have to ship the policy's state across. The thread finishes in the background
-and its result is dropped; meanwhile it only shares the CPU (and the GIL, which some of
-Qiskit's Rust passes hold for seconds), and the limits checked before compiling
-(``maxQubits``, ``maxOperations``) bound how long that can be. Each backend call runs
-in a fresh daemon thread: one that hangs is abandoned at the batch timeout, keeps
-nothing else waiting, and does not keep the process alive at shutdown.
+Threads and processes, and why (``threads.py``, ``backends/transpiling.py``). Parsing
+and preparing run side by side in a small pool of daemon threads of the broker's own,
+so they never queue behind anything else; one thread per QPU packs. Each preparing
+thread compiles in a compiler process it holds for that program: Qiskit's transpiler
+cannot be interrupted, and some of its passes hold the GIL for seconds, so in a thread
+one client's long compile would stall every other client and run on after its refusal.
+A compile that runs past ``compileTimeout`` refuses its program and its process is
+killed; one whose process dies (out of memory, say) refuses only its program. Each
+backend call runs in a fresh daemon thread: one that hangs is abandoned at the batch
+timeout, keeps nothing else waiting, and does not keep the process alive at shutdown.
 
 Faults. A program the backend or the policy cannot handle fails alone, with its
 reason: a packed batch that fails is retried program by program, each alone, which
@@ -48,6 +48,12 @@ from collections import Counter, deque
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
+from streamflow_quantum.backends.transpiling import (
+    CompilerStopped,
+    Lease,
+    compiler_processes,
+    in_compiler_process,
+)
 from streamflow_quantum.broker.calibration import keep_calibrated
 from streamflow_quantum.broker.outcomes import batch_seed, check_counts, is_transient
 from streamflow_quantum.broker.protocol import MAX_SEED
@@ -144,6 +150,7 @@ class Broker:
         # each QPU packs in a thread of its own. A policy guards what its prepare and
         # next_batch share.
         self._pool = WorkerPool(compile_threads(), "sfq-compile")
+        self._compilers = compiler_processes(compile_threads())
         #: Estimates that form batches ahead run here, one at a time.
         self._estimator = WorkerPool(1, "sfq-estimate")
         self._planning = False
@@ -172,6 +179,7 @@ class Broker:
 
     def start(self) -> None:
         if not self._tasks:
+            self._compilers.warm(compile_threads())
             loop = asyncio.get_running_loop()
             for qpu in self.qpus:
                 task = loop.create_task(self._dispatch_forever(qpu))
@@ -610,9 +618,12 @@ class Broker:
         loop = asyncio.get_running_loop()
         started: asyncio.Future[None] = loop.create_future()
 
+        lease = Lease()
+
         def compile_it() -> None:
             loop.call_soon_threadsafe(settle_once, started)
-            self._compile(program, key)
+            with in_compiler_process(self._compilers, lease):
+                self._compile(program, key)
 
         done = asyncio.ensure_future(self._pool.run(compile_it))
         # The clock starts when this program's compile does, not while it waits its turn.
@@ -620,7 +631,10 @@ class Broker:
         limit = self.settings["compileTimeout"]
         try:
             await asyncio.wait_for(asyncio.shield(done), limit)
+        except CompilerStopped as e:  # a crash, or out of memory: its process only
+            raise ProgramError(f"{program.name}: {one_line(e)}; send a smaller circuit") from e
         except asyncio.TimeoutError:  # the builtin TimeoutError from 3.11 on
+            lease.stop()
             done.add_done_callback(drop_outcome)
             done.add_done_callback(lambda _: self._forget_prepared(program))
             logger.warning("compiling %s took over %g s; refused", program.name, limit)

@@ -15,7 +15,9 @@ class PackingPolicy(Protocol):
     """How the broker turns its FIFO queue into batches.
 
     ``prepare`` runs once per program when it is submitted, in worker threads, several
-    at once (so that one long compile holds up nobody), while ``next_batch`` runs in one
+    at once (so that one long compile holds up nobody; compile with
+    :func:`~streamflow_quantum.backends.transpiling.transpile`, which a broker runs in a
+    compiler process), while ``next_batch`` runs in one
     thread at a time: a policy guards the state the two share. ``prepare``
     raises :class:`~streamflow_quantum.core.errors.ProgramError` for a program the
     device cannot run. ``next_batch`` forms one batch from the head of the queue; it

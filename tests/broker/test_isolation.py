@@ -1,9 +1,12 @@
-"""One client's long compile holds up nobody else: programs compile side by side."""
+"""One client's long compile holds up nobody else: programs compile side by side, each in a
+compiler process of its own, which is killed when its compile runs out of time."""
 
 from __future__ import annotations
 
 import asyncio
+import os
 import random
+import signal
 import statistics
 import time
 
@@ -55,7 +58,69 @@ async def test_a_long_compile_does_not_delay_another_clients_programs() -> None:
     finally:
         await broker.close()
     assert "compiling took over 4 s (compileTimeout)" in refusal["error"]
-    # Target (issue 9): another client's p95 rises by at most 1 s. (Its worst can rise more:
-    # a pass written in Rust may hold the GIL for a few seconds; see the README.)
-    p95 = sorted(beside)[int(0.95 * (len(beside) - 1))]
-    assert p95 <= statistics.median(alone) + 1.0, (alone, beside)
+    # Target (issue 9): another client's p95 rises by at most 1 s. Compiles share no GIL,
+    # so not even its worst does.
+    assert max(beside) <= statistics.median(alone) + 1.0, (alone, beside)
+
+
+def _compilers() -> dict[int, float]:
+    """This process's compiler processes: CPU seconds each has used, by pid."""
+    used = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as f:
+                command = f.read()
+            with open(f"/proc/{entry}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:  # ended meanwhile
+            continue
+        ours = int(fields[1]) == os.getpid() and fields[0] != "Z"  # a live child
+        if ours and b"streamflow_quantum.backends.compiler" in command:
+            used[int(entry)] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return used
+
+
+async def test_a_compile_out_of_time_is_stopped_not_left_running() -> None:
+    broker = build_broker(
+        {"backend": "aer:fake_brisbane", "noise": False, "packing": "serial", "compileTimeout": 2}
+    )
+    broker.start()
+    try:
+        [refusal] = await broker.submit("a", [_heavy()])
+        assert "compiling took over 2 s (compileTimeout)" in refusal["error"]
+        await asyncio.sleep(0.2)
+        before, own = _compilers(), time.process_time()
+        await asyncio.sleep(1.0)
+        after, own = _compilers(), time.process_time() - own
+        busy = {pid: after[pid] - before[pid] for pid in after.keys() & before.keys()}
+        # Nothing keeps compiling it: neither a compiler process nor a thread of the broker.
+        assert own + sum(busy.values()) < 0.3, (own, busy)
+        assert await _latency(broker, "b", _ghz(0)) < 5
+    finally:
+        await broker.close()
+
+
+async def test_a_compiler_that_dies_refuses_only_its_program() -> None:
+    broker = build_broker(
+        {"backend": "aer:fake_brisbane", "noise": False, "packing": "serial", "compileTimeout": 60}
+    )
+    broker.start()
+    try:
+        await _latency(broker, "b", _ghz(0))
+        start = _compilers()
+        heavy = asyncio.ensure_future(broker.submit("a", [_heavy()]))
+        working: list[int] = []
+        deadline = time.monotonic() + 30
+        while not working and time.monotonic() < deadline:  # until a compiler is busy with it
+            await asyncio.sleep(0.1)
+            now = _compilers()
+            working = [pid for pid in now.keys() & start.keys() if now[pid] - start[pid] > 0.5]
+        assert working, "no compiler process took the program"
+        os.kill(working[0], signal.SIGKILL)  # as the kernel's OOM killer would
+        [refusal] = await heavy
+        assert "the compiler process ended (exit status -9)" in refusal["error"], refusal
+        assert await _latency(broker, "b", _ghz(1)) < 5
+    finally:
+        await broker.close()

@@ -22,7 +22,7 @@ from tests.calibration.props import BAD_READOUT, DEVICE, degraded, snapshot, wri
 def test_a_swapped_file_is_a_new_calibration(tmp_path: Path) -> None:
     path = write(tmp_path / "props.json", snapshot())
     backend = make_backend(f"aer:{DEVICE}", options={"calibration": str(path)})
-    first, target, manager = backend.calibration, backend.target, backend.pass_manager
+    first, target = backend.calibration, backend.target
     date = device_calibration(f"aer:{DEVICE}")[0]
     assert first is not None and date is not None and first.startswith(f"{date}#")
     assert backend.refresh_calibration() is False  # unchanged
@@ -37,7 +37,6 @@ def test_a_swapped_file_is_a_new_calibration(tmp_path: Path) -> None:
     assert backend.target["measure"][(4,)].error == BAD_READOUT
     assert target["measure"][(4,)].error < BAD_READOUT
     assert isinstance(backend, AerBackend) and backend.simulator.target is backend.target
-    assert backend.pass_manager is not manager and backend.pass_manager.target is backend.target
     assert backend.refresh_calibration() is False
 
 

@@ -37,7 +37,8 @@ from typing import TYPE_CHECKING, Any
 
 from qiskit.transpiler.exceptions import TranspilerError
 
-from streamflow_quantum.backends.base import ThreadLocalPassManager, estimate_duration_s
+from streamflow_quantum.backends.base import estimate_duration_s
+from streamflow_quantum.backends.transpiling import transpile
 from streamflow_quantum.core.config import Schema, load_schema
 from streamflow_quantum.core.errors import ProgramError, one_line
 from streamflow_quantum.packing.fidelity import success_probability
@@ -137,7 +138,6 @@ class FitPolicy:
         self.prepared: dict[str, Prepared] = {}
         #: Where :meth:`recalibrate` reads a new Target (set by :meth:`from_backend`).
         self.backend: Backend | None = None
-        self._pass_manager: ThreadLocalPassManager | None = None
         self._lock = threading.Lock()
 
     @classmethod
@@ -149,14 +149,6 @@ class FitPolicy:
         policy = cls(backend.target, **options)
         policy.backend = backend
         return policy
-
-    @property
-    def pass_manager(self) -> ThreadLocalPassManager:
-        """Compiles for the current calibration's Target (a new one after :meth:`recalibrate`)."""
-        manager = self._pass_manager
-        if manager is None or manager.target is not self.target:
-            manager = self._pass_manager = ThreadLocalPassManager(OPTIMIZATION_LEVEL, self.target)
-        return manager
 
     def forget(self, program: Program) -> None:
         with self._lock:
@@ -178,7 +170,7 @@ class FitPolicy:
                 f"{self.device.num_qubits}; use a larger device or a smaller circuit"
             )
         try:
-            compiled = self.pass_manager.run(circuit)
+            compiled = transpile(circuit, self.target, OPTIMIZATION_LEVEL)
         except TranspilerError as error:
             raise ProgramError(
                 f"{program.name}: cannot compile for this device: {one_line(error)}"

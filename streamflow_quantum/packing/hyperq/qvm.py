@@ -17,11 +17,12 @@ from itertools import permutations
 from typing import TYPE_CHECKING
 
 from qiskit.converters import circuit_to_dag
-from qiskit.transpiler import InstructionProperties, Target, generate_preset_pass_manager
+from qiskit.transpiler import InstructionProperties, Target
 from qiskit.transpiler.exceptions import TranspilerError
 from qiskit.transpiler.passes import VF2PostLayout
 from qiskit.transpiler.passes.layout.vf2_post_layout import VF2PostLayoutStopReason
 
+from streamflow_quantum.backends.transpiling import transpile
 from streamflow_quantum.core.errors import ProgramError, one_line
 
 logger = logging.getLogger(__name__)
@@ -127,10 +128,7 @@ class Shape:
         return Relabelling(tuple(chosen[q] if q in chosen else spare.pop(0) for q in dag.qubits))
 
     def compile(self, circuit: QuantumCircuit) -> QuantumCircuit:
-        manager = generate_preset_pass_manager(
-            optimization_level=OPTIMIZATION_LEVEL, target=self.target, seed_transpiler=0
-        )
-        return manager.run(circuit)
+        return transpile(circuit, self.target, OPTIMIZATION_LEVEL)
 
 
 def _median(values: list[float]) -> float | None:
