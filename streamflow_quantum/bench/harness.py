@@ -1,9 +1,13 @@
-"""A broker for the benchmarks: a BrokerServer on 127.0.0.1 in a thread of this process."""
+"""A broker for the benchmarks: a BrokerServer on 127.0.0.1 in a thread of this process
+(``BrokerThread``), or `sfq serve` in a process of its own (``ServedBroker``)."""
 
 from __future__ import annotations
 
 import asyncio
+import os
 import secrets
+import subprocess
+import sys
 import threading
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
@@ -11,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from streamflow_quantum.broker import protocol
 from streamflow_quantum.broker.factory import build_broker
 from streamflow_quantum.broker.server import BrokerServer
+from streamflow_quantum.core.config import to_arguments
 
 if TYPE_CHECKING:
     from types import TracebackType
@@ -102,3 +107,58 @@ class BrokerThread:
             raise TimeoutError(f"the broker at {self.url} did not close in {CLOSE_TIMEOUT_S:g} s")
         if self._error is not None:
             raise self._error
+
+
+class ServedBroker:
+    """`sfq serve` on 127.0.0.1 with ``settings``, in a process of its own, while a
+    ``with`` block runs: as an operator runs it, so that the benchmark's clients do not
+    share the broker's interpreter (and its GIL). ``env`` as for :class:`BrokerThread`;
+    ``pid`` is the served process's; leaving stops it with SIGTERM."""
+
+    def __init__(self, settings: Mapping[str, Any]) -> None:
+        self.settings = settings
+        self.secret = secrets.token_hex(32)
+        self.url = ""
+        self._process: subprocess.Popen[str] | None = None
+
+    @property
+    def pid(self) -> int:
+        if self._process is None:
+            raise RuntimeError("the broker has not started: enter the with block first")
+        return self._process.pid
+
+    @property
+    def env(self) -> dict[str, str]:
+        return {protocol.ENV_URL: self.url, protocol.ENV_SECRET: self.secret}
+
+    def __enter__(self) -> ServedBroker:
+        command = [sys.executable, "-m", "streamflow_quantum.cli.main", "serve", "--port", "0"]
+        self._process = subprocess.Popen(
+            [*command, "--log-level", "WARNING", *to_arguments(self.settings)],
+            env={**os.environ, protocol.ENV_SECRET: self.secret},
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert self._process.stdout is not None
+        line = self._process.stdout.readline()
+        if " at http" not in line:
+            self._process.kill()
+            raise RuntimeError(f"sfq serve did not start (exit status {self._process.wait()})")
+        self.url = line.rsplit(" at ", 1)[1].strip()
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        assert self._process is not None
+        self._process.terminate()
+        try:
+            self._process.wait(CLOSE_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            self._process.kill()
+            raise TimeoutError(
+                f"the broker at {self.url} did not stop in {CLOSE_TIMEOUT_S:g} s"
+            ) from None

@@ -1,11 +1,13 @@
 """`sfq bench load`: many clients at once against one broker, and one client alone.
 
-An in-process BrokerServer on 127.0.0.1 (``space-time`` on a noiseless fake device by
-default) serves ``--clients`` threads, each sampling ``--programs`` GHZ circuits one
-after another through the real client (``sample_encoded``). Reported: programs lost
-(no result) and wrong (counts other than all-zeros and all-ones, or the wrong total),
-p50/p95 latency of a program, the process's RSS, and the p50 of one client alone
-measured first in the same run. Target: 0 lost, 0 wrong, p95 at most twice that p50.
+`sfq serve` on 127.0.0.1 in a process of its own (``space-time`` on a noiseless fake
+device by default; ``--broker thread`` serves from a thread of this process instead,
+sharing its interpreter with the clients) serves ``--clients`` threads, each sampling
+``--programs`` GHZ circuits one after another through the real client
+(``sample_encoded``). Reported: programs lost (no result) and wrong (counts other than
+all-zeros and all-ones, or the wrong total), p50/p95 latency of a program, the broker
+process's RSS, and the p50 of one client alone measured first in the same run.
+Target: 0 lost, 0 wrong, p95 at most twice that p50.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from typing import Any
 
 import psutil
 
-from streamflow_quantum.bench.harness import BrokerThread
+from streamflow_quantum.bench.harness import BrokerThread, ServedBroker
 from streamflow_quantum.bench.provenance import provenance
 from streamflow_quantum.broker import protocol
 
@@ -99,6 +101,12 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--backend", default="aer:fake_manila")
     parser.add_argument("--packing", default="space-time")
     parser.add_argument("--batch-window", type=float, default=0.1)
+    parser.add_argument(
+        "--broker",
+        choices=("process", "thread"),
+        default="process",
+        help="sfq serve in a process of its own (default), or a thread of the clients' process",
+    )
     return parser
 
 
@@ -112,13 +120,14 @@ def main(argv: list[str]) -> int:
         "packing": args.packing,
         "batchWindow": args.batch_window,
     }
-    process = psutil.Process()
-    with BrokerThread(settings) as server:
+    broker = ServedBroker(settings) if args.broker == "process" else BrokerThread(settings)
+    with broker as server:
         os.environ.update(server.env)
         _round(1, 3, args.shots, args.width)  # warm-up: imports, compiler caches
         alone = _round(1, args.programs, args.shots, args.width)
         loaded = _round(args.clients, args.programs, args.shots, args.width)
-        rss = process.memory_info().rss
+        pid = server.pid if isinstance(server, ServedBroker) else os.getpid()
+        rss = psutil.Process(pid).memory_info().rss
     p95, p50_alone = loaded["p95_s"], alone["p50_s"]
     report = {
         "benchmark": "load",

@@ -163,6 +163,8 @@ class Broker:
         self._alike: dict[str, Program] = {}
         self._keys: dict[str, str] = {}
         self._twins_lock = threading.Lock()
+        #: Circuit digests being compiled: a twin submitted meanwhile waits for that work.
+        self._compiling: dict[str, threading.Event] = {}
         #: Each program's QPUs: those that prepared it, with its estimated success alone there.
         self._ready: dict[str, dict[Qpu, float | None]] = {}
         self.quotas = Quotas(self.settings["quotaPeriod"])
@@ -568,8 +570,33 @@ class Broker:
     def _compile(self, program: Program, key: str | None) -> None:
         """Prepare ``program`` for every online QPU wide enough (each policy holding its lock),
         reusing a queued twin's work; refused only if no QPU can run it."""
+        like, compiling = self._twin(key)
+        try:
+            self._compile_like(program, key, like)
+        finally:
+            if compiling is not None:
+                with self._twins_lock:
+                    del self._compiling[key]  # type: ignore[arg-type]
+                compiling.set()
+
+    def _twin(self, key: str | None) -> tuple[Program | None, threading.Event | None]:
+        """A queued program with the circuit digest ``key``, waiting for its compile when
+        one is under way (a burst of one circuit compiles once); else the event that this
+        compile sets when it ends."""
+        if key is None:
+            return None, None
         with self._twins_lock:
-            like = self._alike.get(key) if key is not None else None
+            like, under_way = self._alike.get(key), self._compiling.get(key)
+            if like is None and under_way is None:
+                mine = self._compiling[key] = threading.Event()
+                return None, mine
+        if like is None and under_way is not None:
+            under_way.wait()
+            with self._twins_lock:
+                like = self._alike.get(key)  # None if it failed: compile this one
+        return like, None
+
+    def _compile_like(self, program: Program, key: str | None, like: Program | None) -> None:
         ready: dict[Qpu, float | None] = {}
         refusal: ProgramError | None = None
         done: dict[int, float | None] = {}  # by policy: QPUs of one device share theirs
@@ -679,7 +706,7 @@ class Broker:
                 await self._changes(RECONSIDER_S if self._queue else None)
                 continue
             if qpu.policy.packs:
-                await self._gather_window()
+                await self._gather_window(qpu)
             async with self._forming:
                 offered = self._offered(qpu)
                 forming = time.time()
@@ -687,6 +714,8 @@ class Broker:
                 if batch is None:
                     continue
                 qpu.forming.append(time.time() - forming)
+                if len(batch.programs) < len(offered):  # the device, not the queue, bounded it
+                    qpu.full_width = sum(p.circuit.num_qubits for p in batch.programs)
                 taken = {id(p) for p in batch.programs}
                 self._queue = [p for p in self._queue if id(p) not in taken]
                 qpu.running, qpu.started = batch, time.time()
@@ -730,14 +759,20 @@ class Broker:
         queue[0].alone = True
         return head_alone
 
-    async def _gather_window(self) -> None:
-        """Wait until the oldest queued program has waited ``window`` seconds (or the batch is full).
+    async def _gather_window(self, qpu: Qpu) -> None:
+        """Wait until the oldest queued program has waited ``window`` seconds, or the queue
+        would fill a batch (``batchSize`` programs, or as many qubits of programs as the
+        last batch the device bounded held): gathering longer could not fill it more.
 
         Programs that queued while the previous batch ran have waited already: they
         close the window at once, so the QPU never idles behind a full queue.
         """
         size = self.settings["batchSize"]
-        while self._queue and not (size and len(self._queue) >= size):
+        while (
+            self._queue
+            and not (size and len(self._queue) >= size)
+            and not qpu.filled_by(self._queue)
+        ):
             oldest = min(p.submitted for p in self._queue)
             remaining = oldest + self.settings["batchWindow"] - time.time()
             if remaining <= 0:

@@ -68,6 +68,9 @@ class Qpu:
     forming: deque[float] = field(default_factory=lambda: deque(maxlen=RECENT_BATCHES))
     #: Why the broker stopped sending it work (it failed or went offline), or None.
     drained: str | None = None
+    #: Qubits of programs (their widths, summed) in the last batch that left some of the
+    #: queue out: what this device holds at once; None until such a batch.
+    full_width: int | None = None
 
     def __post_init__(self) -> None:
         self.packer = WorkerPool(1, f"sfq-pack-{self.label}")
@@ -99,6 +102,12 @@ class Qpu:
         """Qubits of programs (their own widths, summed) a batch can hold here: the most a
         recent batch held, and at least the device's qubits (time packing may hold more)."""
         return float(max([self.num_qubits, *(b["width"] for b in self.recent)]))
+
+    def filled_by(self, queue: Sequence[Program]) -> bool:
+        """Whether ``queue`` holds as many qubits of programs as a full batch here did."""
+        return self.full_width is not None and (
+            sum(p.circuit.num_qubits for p in queue) >= self.full_width
+        )
 
     def running_end(self, now: float) -> float | None:
         """When the running batch should end by the model (None when idle)."""

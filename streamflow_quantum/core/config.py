@@ -137,6 +137,23 @@ def from_arguments(args: argparse.Namespace, schema: Schema) -> dict[str, Any]:
     return values
 
 
+def to_arguments(settings: Mapping[str, Any]) -> list[str]:
+    """The flags :func:`add_arguments` declares that give ``settings`` (the inverse of
+    :func:`from_arguments`; object settings as JSON)."""
+    flags: list[str] = []
+    for key, value in settings.items():
+        flag = "--" + kebab(key)
+        if isinstance(value, bool):
+            flags.append(flag if value else f"--no-{kebab(key)}")
+        elif isinstance(value, list):
+            flags += [flag, *map(str, value)]
+        elif isinstance(value, dict):
+            flags += [flag, json.dumps(value)]
+        else:
+            flags += [flag, str(value)]
+    return flags
+
+
 def env_name(key: str) -> str:
     return "SFQ_" + snake(key).upper()
 

@@ -1,18 +1,21 @@
-"""The benchmarks' broker in a thread: served while the with block runs, start errors raised."""
+"""The benchmarks' brokers, in a thread or as `sfq serve`: served while the with block runs,
+start errors raised."""
 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import urllib.request
 from collections import Counter
 from typing import TYPE_CHECKING
 
+import psutil
 import pytest
 
 from streamflow_quantum.backends.base import Backend
-from streamflow_quantum.bench.harness import BrokerThread
+from streamflow_quantum.bench.harness import BrokerThread, ServedBroker
 from streamflow_quantum.broker import protocol
 from streamflow_quantum.core.errors import ConfigError
 
@@ -39,7 +42,7 @@ class Closing(Backend):
         self.inner.close()
 
 
-def _info(broker: BrokerThread) -> dict[str, object]:
+def _info(broker: BrokerThread | ServedBroker) -> dict[str, object]:
     request = urllib.request.Request(
         f"{broker.url}{protocol.API}/info",
         headers={protocol.SECRET_HEADER: protocol.bearer(broker.secret)},
@@ -83,3 +86,20 @@ def test_brokers_one_after_another_in_a_fresh_process() -> None:
         [sys.executable, "-c", script], capture_output=True, timeout=300, check=False
     )
     assert done.returncode == 0, done.stderr.decode()[-2000:]
+
+
+def test_sfq_serve_in_its_own_process_gets_every_setting_and_stops_on_leaving() -> None:
+    settings = {"backend": "aer", "packing": "space", "queue": "priority", "batchWindow": 0.25}
+    with ServedBroker(settings) as broker:
+        assert broker.pid != os.getpid()
+        info = _info(broker)
+        assert (info["packing"], info["queue"]) == ("space", "priority"), info
+        served = psutil.Process(broker.pid)
+    assert not served.is_running()
+    with pytest.raises(OSError):
+        _info(broker)
+
+
+def test_a_served_broker_that_cannot_start_raises_on_entering() -> None:
+    with pytest.raises(RuntimeError, match="did not start"), ServedBroker({"backend": "nope"}):
+        pytest.fail("the block must not run")

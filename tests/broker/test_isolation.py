@@ -124,3 +124,44 @@ async def test_a_compiler_that_dies_refuses_only_its_program() -> None:
         assert await _latency(broker, "b", _ghz(1)) < 5
     finally:
         await broker.close()
+
+
+def _medium(seed: int) -> QuantumCircuit:
+    """6 qubits and 6,000 CX: about half a second to compile for FakeBrisbane, and quick
+    to simulate."""
+    rng = random.Random(seed)
+    circuit = QuantumCircuit(6, 6)
+    for _ in range(6_000):
+        control, target = rng.sample(range(6), 2)
+        circuit.cx(control, target)
+        circuit.rz(rng.random(), target)
+    circuit.measure(range(6), range(6))
+    return circuit
+
+
+async def test_a_burst_of_one_circuit_compiles_once() -> None:
+    broker = build_broker({"backend": "aer:fake_brisbane", "noise": False, "packing": "serial"})
+    broker.start()
+    try:
+        await _latency(broker, "b", _ghz(0))  # warm: the Target is in the compiler processes
+
+        async def compiler_seconds(copies: int, seed: int) -> float:
+            before = _compilers()
+            circuit = _medium(seed)
+            receipts = await asyncio.gather(
+                *(
+                    broker.submit(f"c{i}", [Program(f"m{i}", circuit, 10)], keys=[f"k{seed}"])
+                    for i in range(copies)
+                )
+            )
+            assert all("id" in r for [r] in receipts), receipts
+            after = _compilers()
+            return sum(after[pid] - before.get(pid, 0.0) for pid in after)
+
+        one = await compiler_seconds(1, seed=1)
+        burst = await compiler_seconds(8, seed=2)
+    finally:
+        await broker.close()
+    assert one > 0.1, one  # it did compile, in a compiler process
+    # Eight submissions at once of one circuit: one compile, the others reuse it.
+    assert burst < 2 * one, (one, burst)
