@@ -1,7 +1,8 @@
 """`sfq bench load`: many clients at once against one broker, and one client alone.
 
-`sfq serve` on 127.0.0.1 in a process of its own (``space-time`` on a noiseless fake
-device by default; ``--broker thread`` serves from a thread of this process instead,
+`sfq serve` on 127.0.0.1 in a process of its own (the broker's default ``fit`` packing on
+a noiseless FakeBrisbane by default: a device of the size that fifty clients share;
+``--broker thread`` serves from a thread of this process instead,
 sharing its interpreter with the clients) serves ``--clients`` threads, each sampling
 ``--programs`` GHZ circuits one after another through the real client
 (``sample_encoded``). Reported: programs lost (no result) and wrong (counts other than
@@ -98,8 +99,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--programs", type=int, default=20, help="programs per client")
     parser.add_argument("--shots", type=int, default=100)
     parser.add_argument("--width", type=int, default=3, help="qubits of each GHZ circuit")
-    parser.add_argument("--backend", default="aer:fake_manila")
-    parser.add_argument("--packing", default="space-time")
+    parser.add_argument("--backend", default="aer:fake_brisbane")
+    parser.add_argument("--packing", default="fit")
     parser.add_argument("--batch-window", type=float, default=0.1)
     parser.add_argument(
         "--broker",
@@ -132,7 +133,7 @@ def main(argv: list[str]) -> int:
     report = {
         "benchmark": "load",
         **provenance("load", argv),
-        "settings": vars(args) | {"broker": settings},
+        "settings": vars(args) | {"broker_settings": settings},
         "alone": alone,
         "loaded": loaded,
         "rss_mb": rss / 2**20,

@@ -24,9 +24,9 @@ import os
 import random
 import secrets
 import ssl
+import threading
 import time
-import urllib.error
-import urllib.request
+import urllib.parse
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -191,6 +191,70 @@ def retry_seconds(environ: Mapping[str, str] = os.environ) -> float:
     return value
 
 
+#: This thread's open connections to brokers, by address: one client's requests, and
+#: the next client's in the same thread, reuse one (HTTP keep-alive), so the broker
+#: accepts and closes a connection per step rather than per request.
+_connections = threading.local()
+
+
+def _connection(address: urllib.parse.SplitResult) -> tuple[http.client.HTTPConnection, bool]:
+    """This thread's connection to ``address``, and whether it served a request before."""
+    pool: dict[tuple[str, str, int | None], http.client.HTTPConnection]
+    pool = _connections.__dict__.setdefault("pool", {})
+    key = (address.scheme, address.hostname or "", address.port)
+    if key in pool:
+        return pool[key], True
+    timeout = protocol.LONG_POLL_S + 30
+    if address.scheme == "https":
+        connection: http.client.HTTPConnection = http.client.HTTPSConnection(
+            key[1], address.port, timeout=timeout, context=ssl.create_default_context()
+        )
+    else:
+        connection = http.client.HTTPConnection(key[1], address.port, timeout=timeout)
+    pool[key] = connection
+    return connection, False
+
+
+def _forget(address: urllib.parse.SplitResult) -> None:
+    key = (address.scheme, address.hostname or "", address.port)
+    connection = _connections.__dict__.get("pool", {}).pop(key, None)
+    if connection is not None:
+        connection.close()
+
+
+def _exchange(
+    address: urllib.parse.SplitResult,
+    method: str,
+    path: str,
+    data: bytes | None,
+    headers: Mapping[str, str],
+) -> tuple[http.client.HTTPResponse, bytes]:
+    """One request and its whole answer, on this thread's connection to ``address``.
+
+    A kept connection may have been closed by the broker while idle: that failure is
+    tried once more on a new connection (a repeated submission is idempotent). An error
+    answer ends the connection.
+    """
+    while True:
+        connection, reused = _connection(address)
+        try:
+            connection.request(method, path, data, dict(headers))
+            response = connection.getresponse()
+            raw = response.read()
+        except (OSError, http.client.HTTPException) as e:
+            _forget(address)
+            stale = isinstance(
+                e, http.client.RemoteDisconnected | ConnectionResetError | BrokenPipeError
+            )
+            if reused and stale:
+                continue
+            raise
+        if response.will_close or response.status >= 400:
+            # After an error the server may not have read the whole request: start afresh.
+            _forget(address)
+        return response, raw
+
+
 class _BrokerClient:
     """Submits programs and waits for their results, riding out broker restarts.
 
@@ -207,6 +271,11 @@ class _BrokerClient:
         backoff_s: float = _BACKOFF_FIRST_S,
     ) -> None:
         self.url = url.rstrip("/") + protocol.API
+        self.address = urllib.parse.urlsplit(self.url)
+        if self.address.scheme not in ("http", "https") or not self.address.hostname:
+            raise SamplingError(
+                f"{protocol.ENV_URL} must be an http:// or https:// address, not {url!r}"
+            )
         self.headers = {
             protocol.SECRET_HEADER: protocol.bearer(secret),
             protocol.CLIENT_HEADER: _step_digest("client") or secrets.token_hex(16),
@@ -218,36 +287,36 @@ class _BrokerClient:
     # -- one request -------------------------------------------------------------
 
     def _attempt(self, method: str, path: str, data: bytes | None) -> tuple[int, Any]:
-        request = urllib.request.Request(self.url + path, data, self.headers, method=method)
         try:
-            with urllib.request.urlopen(request, timeout=protocol.LONG_POLL_S + 30) as response:
-                return response.status, json.load(response)
-        except urllib.error.HTTPError as e:
-            with e:
-                body = e.read().decode(errors="replace").strip()
-            if e.code in _RETRY_STATUSES:
-                raise _Unreachable(
-                    f"it answered {e.code}: {_message(body) or e.reason}",
-                    _retry_after(e.headers.get("Retry-After")),
-                ) from None
-            if e.code == 404 and path.startswith("/programs/"):
-                raise _NotFound(_reason(body), _message(body)) from None
+            response, raw = _exchange(
+                self.address, method, self.address.path + path, data, self.headers
+            )
+        except ssl.SSLError as e:
+            if isinstance(e, ssl.SSLEOFError | ssl.SSLZeroReturnError):  # cut off: retry
+                raise _Unreachable(one_line(e)) from None
+            # A certificate or TLS set-up problem: retrying cannot fix it.
             raise SamplingError(
-                f"broker at {self.url} answered {e.code}: {_message(body) or e.reason}"
+                f"TLS with the broker at {self.url} failed ({one_line(e)}); for a "
+                "self-signed certificate, point SSL_CERT_FILE at it"
             ) from None
-        except urllib.error.URLError as e:
-            reason = e.reason
-            if isinstance(reason, ssl.SSLError) and not isinstance(
-                reason, ssl.SSLEOFError | ssl.SSLZeroReturnError
-            ):  # a certificate or TLS set-up problem: retrying cannot fix it
-                raise SamplingError(
-                    f"TLS with the broker at {self.url} failed ({one_line(reason)}); for a "
-                    "self-signed certificate, point SSL_CERT_FILE at it"
-                ) from None
-            raise _Unreachable(str(reason)) from None
         except (OSError, http.client.HTTPException) as e:
             # Refused, reset, closed without an answer (RemoteDisconnected), timed out.
             raise _Unreachable(one_line(e)) from None
+        if response.status >= 400:
+            body = raw.decode(errors="replace").strip()
+            if response.status in _RETRY_STATUSES:
+                raise _Unreachable(
+                    f"it answered {response.status}: {_message(body) or response.reason}",
+                    _retry_after(response.getheader("Retry-After")),
+                )
+            if response.status == 404 and path.startswith("/programs/"):
+                raise _NotFound(_reason(body), _message(body))
+            raise SamplingError(
+                f"broker at {self.url} answered {response.status}: "
+                f"{_message(body) or response.reason}"
+            )
+        try:
+            return response.status, json.loads(raw)
         except ValueError as e:  # a body cut short, or not JSON: a broker going down
             raise _Unreachable(f"its answer was not JSON ({one_line(e)})") from None
 

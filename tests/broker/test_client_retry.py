@@ -44,6 +44,8 @@ class Script:
     gets: list[str] = field(default_factory=list)
     ids: dict[str, str] = field(default_factory=dict)  # key -> program id
     lock: threading.Lock = field(default_factory=threading.Lock)
+    connections: int = 0  # accepted
+    hang_up: bool = False  # close each connection after its answer, without saying so
 
 
 def make_handler(script: Script) -> type[BaseHTTPRequestHandler]:
@@ -53,6 +55,11 @@ def make_handler(script: Script) -> type[BaseHTTPRequestHandler]:
         def log_message(self, format: str, *args: Any) -> None:
             pass
 
+        def setup(self) -> None:
+            super().setup()
+            with script.lock:
+                script.connections += 1
+
         def answer(self, status: int, body: Any, text: bool = False) -> None:
             data = (body if text else json.dumps(body)).encode()
             self.send_response(status)
@@ -60,6 +67,7 @@ def make_handler(script: Script) -> type[BaseHTTPRequestHandler]:
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
             self.wfile.write(data)
+            self.close_connection = self.close_connection or script.hang_up
 
         def do_POST(self) -> None:
             with script.lock:
@@ -287,6 +295,28 @@ def test_the_client_imports_no_qiskit() -> None:
         timeout=60,
     )
     assert done.stdout.strip() == "[]", done.stderr
+
+
+def test_a_threads_requests_share_one_connection(script: Script, broker: FakeBroker) -> None:
+    script.pending_gets = 1
+    for name in ("a", "b"):  # two steps one after the other, as two clients
+        (result,) = client(broker.url).sample(payload(name))
+        assert result["counts"] == {"0": 10}
+    assert (len(script.posts), len(script.gets)) == (2, 3)
+    assert script.connections == 1
+
+
+def test_a_kept_connection_the_broker_closed_is_replaced_at_once(
+    script: Script, broker: FakeBroker, caplog: pytest.LogCaptureFixture
+) -> None:
+    script.hang_up = True  # as a server closes idle connections
+    with caplog.at_level(logging.DEBUG, logger="streamflow_quantum.broker.client"):
+        for name in ("a", "b"):
+            (result,) = client(broker.url, retry_s=0).sample(payload(name))
+            assert result["counts"] == {"0": 10}
+    assert (len(script.posts), len(script.gets)) == (2, 2)
+    assert script.connections == 4
+    assert not [r for r in caplog.records if "unreachable" in r.getMessage()]
 
 
 def test_an_outage_is_logged_once(
