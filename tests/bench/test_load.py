@@ -12,10 +12,13 @@ def test_quick_load_loses_nothing_and_records_what_it_ran(tmp_path: Path) -> Non
     out = tmp_path / "load.json"
     assert main(["--quick", "--json", str(out)]) == 0
     report = json.loads(out.read_text())
-    loaded = report["loaded"]
+    [run] = report["runs"]
+    loaded = run["loaded"]
     assert (loaded["programs"], loaded["lost"], loaded["wrong"]) == (50, 0, 0), loaded
+    assert (report["lost"], report["wrong"]) == (0, 0)
     assert 0 < loaded["p50_s"] <= loaded["p95_s"]
-    assert report["p95_over_alone_p50"] == loaded["p95_s"] / report["alone"]["p50_s"]
+    ratio = loaded["p95_s"] / run["alone"]["p50_s"]
+    assert report["p95_over_alone_p50"] == run["p95_over_alone_p50"] == ratio
     settings = report["settings"]
     assert settings["broker"] == "process"
     assert settings["broker_settings"] == {
