@@ -714,8 +714,9 @@ class Broker:
                 if batch is None:
                     continue
                 qpu.forming.append(time.time() - forming)
-                if len(batch.programs) < len(offered):  # the device, not the queue, bounded it
-                    qpu.full_width = sum(p.circuit.num_qubits for p in batch.programs)
+                # Room, not the queue, bounded it (one program alone may say nothing of room).
+                if 1 < len(batch.programs) < len(offered):
+                    qpu.full_widths.append(sum(p.circuit.num_qubits for p in batch.programs))
                 taken = {id(p) for p in batch.programs}
                 self._queue = [p for p in self._queue if id(p) not in taken]
                 qpu.running, qpu.started = batch, time.time()
@@ -762,7 +763,8 @@ class Broker:
     async def _gather_window(self, qpu: Qpu) -> None:
         """Wait until the oldest queued program has waited ``window`` seconds, or the queue
         would fill a batch (``batchSize`` programs, or as many qubits of programs as the
-        last batch the device bounded held): gathering longer could not fill it more.
+        fullest recent batch the device bounded held): gathering longer could not fill it
+        more.
 
         Programs that queued while the previous batch ran have waited already: they
         close the window at once, so the QPU never idles behind a full queue.

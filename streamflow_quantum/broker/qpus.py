@@ -68,9 +68,9 @@ class Qpu:
     forming: deque[float] = field(default_factory=lambda: deque(maxlen=RECENT_BATCHES))
     #: Why the broker stopped sending it work (it failed or went offline), or None.
     drained: str | None = None
-    #: Qubits of programs (their widths, summed) in the last batch that left some of the
-    #: queue out: what this device holds at once; None until such a batch.
-    full_width: int | None = None
+    #: Qubits of programs (their widths, summed) in each recent batch that left some of
+    #: the queue out for want of room: what this device holds at once.
+    full_widths: deque[int] = field(default_factory=lambda: deque(maxlen=RECENT_BATCHES))
 
     def __post_init__(self) -> None:
         self.packer = WorkerPool(1, f"sfq-pack-{self.label}")
@@ -104,9 +104,10 @@ class Qpu:
         return float(max([self.num_qubits, *(b["width"] for b in self.recent)]))
 
     def filled_by(self, queue: Sequence[Program]) -> bool:
-        """Whether ``queue`` holds as many qubits of programs as a full batch here did."""
-        return self.full_width is not None and (
-            sum(p.circuit.num_qubits for p in queue) >= self.full_width
+        """Whether ``queue`` holds as many qubits of programs as the fullest recent batch
+        here did (the largest: a batch cut short for another reason must not count)."""
+        return bool(self.full_widths) and (
+            sum(p.circuit.num_qubits for p in queue) >= max(self.full_widths)
         )
 
     def running_end(self, now: float) -> float | None:
