@@ -4,20 +4,15 @@ from __future__ import annotations
 
 import time
 
-from qiskit import QuantumCircuit
-
 from streamflow_quantum.broker.factory import build_broker
 from streamflow_quantum.core.model import Program
+from streamflow_quantum.planning.validation import ghz_circuit
 
 WINDOW_S = 3.0
 
 
 def _bell(name: str) -> Program:
-    circuit = QuantumCircuit(2, 2)
-    circuit.h(0)
-    circuit.cx(0, 1)
-    circuit.measure([0, 1], [0, 1])
-    return Program(name, circuit, shots=100)
+    return Program(name, ghz_circuit(2), shots=100)
 
 
 async def _turnaround(broker, programs: list[Program]) -> float:

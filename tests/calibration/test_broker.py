@@ -10,13 +10,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from qiskit import QuantumCircuit
 
 from streamflow_quantum.backends.base import Backend
 from streamflow_quantum.broker.calibration import keep_calibrated
 from streamflow_quantum.broker.factory import build_broker
 from streamflow_quantum.broker.threads import WorkerPool
 from streamflow_quantum.core.model import Batch, Program
+from streamflow_quantum.planning.validation import ghz_circuit
 from tests.calibration.props import DEVICE, degraded, snapshot, write
 
 PERIOD_S = 0.05
@@ -46,11 +46,7 @@ class Held(Backend):
 
 
 def _bell(name: str) -> Program:
-    circuit = QuantumCircuit(2, 2)
-    circuit.h(0)
-    circuit.cx(0, 1)
-    circuit.measure([0, 1], [0, 1])
-    return Program(name, circuit, shots=200)
+    return Program(name, ghz_circuit(2), shots=200)
 
 
 async def test_queued_work_runs_after_a_swap_on_the_new_calibration(

@@ -5,21 +5,17 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from qiskit import QuantumCircuit
 
 from streamflow_quantum.backends.base import Backend
 from streamflow_quantum.backends.registry import make_backend
 from streamflow_quantum.core.model import Program
 from streamflow_quantum.packing.registry import make_policy
+from streamflow_quantum.planning.validation import ghz_circuit
 from tests.calibration.props import DEVICE, degraded, snapshot, write
 
 
 def _bell(name: str) -> Program:
-    circuit = QuantumCircuit(2, 2)
-    circuit.h(0)
-    circuit.cx(0, 1)
-    circuit.measure([0, 1], [0, 1])
-    return Program(name, circuit, shots=100)
+    return Program(name, ghz_circuit(2), shots=100)
 
 
 def _backend(path: Path) -> Backend:
