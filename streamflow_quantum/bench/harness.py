@@ -58,6 +58,11 @@ class BrokerThread:
         return self._broker
 
     @property
+    def pid(self) -> int:
+        """The process the broker runs in: this one."""
+        return os.getpid()
+
+    @property
     def env(self) -> dict[str, str]:
         """What a client (``sfq sample``, a step) needs in its environment to use this broker."""
         return {protocol.ENV_URL: self.url, protocol.ENV_SECRET: self.secret}
@@ -112,8 +117,8 @@ class BrokerThread:
 class ServedBroker:
     """`sfq serve` on 127.0.0.1 with ``settings``, in a process of its own, while a
     ``with`` block runs: as an operator runs it, so that the benchmark's clients do not
-    share the broker's interpreter (and its GIL). ``env`` as for :class:`BrokerThread`;
-    ``pid`` is the served process's; leaving stops it with SIGTERM."""
+    share the broker's interpreter (and its GIL). ``env`` and ``pid`` as for
+    :class:`BrokerThread`; leaving stops it with SIGTERM."""
 
     def __init__(self, settings: Mapping[str, Any]) -> None:
         self.settings = settings

@@ -136,8 +136,7 @@ def main(argv: list[str]) -> int:
             p95, p50_alone = loaded["p95_s"], alone["p50_s"]
             ratio = p95 / p50_alone if p95 and p50_alone else None
             runs.append({"alone": alone, "loaded": loaded, "p95_over_alone_p50": ratio})
-        pid = server.pid if isinstance(server, ServedBroker) else os.getpid()
-        rss = psutil.Process(pid).memory_info().rss
+        rss = psutil.Process(server.pid).memory_info().rss
     ratios = [r["p95_over_alone_p50"] for r in runs]
     ratio = statistics.median(ratios) if None not in ratios else None
     lost = sum(r["loaded"]["lost"] for r in runs)

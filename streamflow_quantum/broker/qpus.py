@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import heapq
 import logging
+import statistics
 import time
 from collections import Counter, deque
 from collections.abc import Iterable, Sequence
@@ -46,7 +47,7 @@ CLIENT_PREFIX = 8
 
 
 def _mean(values: Sequence[float]) -> float:
-    return float(sum(values) / len(values)) if values else 0.0
+    return statistics.fmean(values) if values else 0.0
 
 
 @dataclass(eq=False)
