@@ -6,16 +6,19 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Any
-
-import networkx as nx
+from typing import TYPE_CHECKING, Any
 
 from streamflow_quantum.broker.client import SamplingError
 from streamflow_quantum.core.errors import ProgramError
 
+if TYPE_CHECKING:
+    import networkx as nx
+
 
 def load_edge_list(path: str | Path) -> nx.Graph:
     """An undirected graph from a file of ``u v`` lines (integer vertices, ``#`` comments)."""
+    import networkx as nx
+
     try:
         graph = nx.read_edgelist(path, nodetype=int, data=False)
     except (TypeError, ValueError, IndexError) as error:

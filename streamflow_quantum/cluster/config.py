@@ -95,6 +95,9 @@ TaskPlugin=task/none
 MpiDefault=none
 ReturnToService=2
 SchedulerType=sched/backfill
+# A batch job starts at the scheduler's next pass (within 1 s), not up to 3 s later
+# (Slurm's default batch_sched_delay): a workflow submits one job per step.
+SchedulerParameters=batch_sched_delay=0
 SelectType=select/linear
 Licenses={spec.licenses}
 JobCompType=jobcomp/filetxt

@@ -4,7 +4,7 @@ Two StreamFlow extensions, used together by the ``streamflow-slurm.yml`` files:
 
 * deployment type ``sfq-slurm``: StreamFlow's Slurm connector, which runs
   ``scontrol ping`` (instant: a refused connection is reported as DOWN) before each
-  ``sbatch`` and every ``pollingInterval`` while the job is in Slurm, and fails the
+  ``sbatch`` and every ``PING_PERIOD`` while the job is in Slurm, and fails the
   job with "Slurm controller unreachable (...): run sfq cluster up". Left alone,
   each Slurm command retries its connection for 9-18 s before failing, and a job
   whose controller died fails after ~1 min with "Error while retrieving return
@@ -33,9 +33,14 @@ from streamflow.deployment.connector.queue_manager import SlurmConnector
 from streamflow.log_handler import logger
 from streamflow.recovery.failure_manager import DummyFailureManager
 
+from streamflow_quantum.cluster.schema import sfq_slurm_schema
+
 #: Seconds ``scontrol ping`` may take: it answers at once when slurm.conf is readable,
 #: but retries for a minute when it is not.
 PING_TIMEOUT = 10
+#: Seconds between pings while a job is in Slurm, or ``pollingInterval`` if longer: a
+#: fraction-of-a-second poll need not also start a process that often.
+PING_PERIOD = 1.0
 ADVICE = "run sfq cluster up"
 
 
@@ -49,6 +54,10 @@ class SfqSlurmConnector(SlurmConnector):
 
     #: Declared by StreamFlow's QueueManagerConnector, which has no type hints.
     _scheduled_jobs: MutableMapping[str, ExecutionLocation]
+
+    @classmethod
+    def get_schema(cls) -> str:
+        return sfq_slurm_schema()
 
     async def ping(self, location: ExecutionLocation) -> None:
         """Raise `ControllerUnreachable` unless ``scontrol ping`` reports the controller UP."""
@@ -101,7 +110,7 @@ class SfqSlurmConnector(SlurmConnector):
         task = asyncio.create_task(job)
         try:
             while not task.done():
-                await asyncio.wait({task}, timeout=self.pollingInterval)
+                await asyncio.wait({task}, timeout=max(self.pollingInterval, PING_PERIOD))
                 if not task.done():
                     await self.ping(location)
             return task.result()

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from streamflow_quantum.applications.clustering.files import read_score
+from streamflow_quantum.applications.clustering.scoring import read_score
 from streamflow_quantum.bench.baselines.clustering import JOB_NAME, Options, submit
 from streamflow_quantum.cluster.config import ClusterSpec
 from streamflow_quantum.cluster.records import (

@@ -2,6 +2,8 @@ from __future__ import annotations
 
 import csv
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -123,6 +125,49 @@ def test_steps_chain_into_a_scored_clustering_that_keeps_the_best(tmp_path: Path
     assert again["silhouette"] >= score["silhouette"]
     if again["best_round"] == 1:
         assert (second / "clustering.csv").read_text() == (first / "clustering.csv").read_text()
+
+
+#: What a step's Slurm job would pay for and not use: each costs 0.2-0.9 s of imports
+#: (the annealer's own dimod brings networkx to the MIS step).
+HEAVY = {"qubo": {"sklearn", "qiskit", "networkx", "pandas"}, "mis": {"sklearn", "qiskit"}}
+
+
+def test_the_qubo_and_mis_steps_import_no_heavy_library(tmp_path: Path) -> None:
+    """Every step is a Slurm job of its own, so its imports are paid once a round."""
+    points = str(tmp_path / "points.npz")
+    assert main(["dataset", "--n-points", "600", "--centers", "3", "--out", points]) == 0
+    run_round(tmp_path, 1)
+    labels = [str(tmp_path / f"{m}.npz") for m in METHODS]
+    steps = [
+        ["qubo", "--labels", *labels, "--out", str(tmp_path / "q.npz")],
+        [
+            "mis",
+            "--qubo",
+            str(tmp_path / "q.npz"),
+            "--round",
+            "1",
+            "--out",
+            str(tmp_path / "m.json"),
+        ],
+    ]
+    for step in steps:
+        heavy = sorted(HEAVY[step[0]])
+        done = subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                "import sys\n"
+                "from streamflow_quantum.cli.main import main\n"
+                f"code = main(['clustering', *{step!r}])\n"
+                f"print(code, sorted(set({heavy!r}) & {{m.split('.')[0] for m in sys.modules}}))",
+            ],
+            capture_output=True,
+            check=False,
+            text=True,
+            timeout=120,
+        )
+        assert done.stdout.strip() == "0 []", (step[0], done.stdout, done.stderr)
+    assert json.loads((tmp_path / "m.json").read_text())["selected"]
 
 
 def test_a_user_csv_replaces_the_blobs(tmp_path: Path) -> None:

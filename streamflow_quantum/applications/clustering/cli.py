@@ -81,7 +81,7 @@ def _score(args: argparse.Namespace) -> None:
     selection = np.zeros(candidates.count, dtype=int)
     selection[read_json(args.mis)["selected"]] = 1
     clustering = scoring.assign(points, candidates, selection)
-    best = files.read_score(args.best_score) if args.best_score else None
+    best = scoring.read_score(args.best_score) if args.best_score else None
     score = scoring.next_score(
         scoring.silhouette(points, clustering),
         clustering,

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from sklearn.datasets import make_blobs
 
 #: The papers' dataset: 80000 points around 8 centres.
 N_POINTS = 80_000
@@ -15,6 +14,8 @@ SEED = 0x1337
 
 def make_dataset(n_points: int = N_POINTS, centers: int = CENTERS, seed: int = SEED) -> np.ndarray:
     """``make_blobs`` as the papers' public code calls it, as an (n, 2) array."""
+    from sklearn.datasets import make_blobs
+
     if n_points < 2 or centers < 1:
         raise ValueError(
             f"need at least 2 points and 1 centre, got n_points={n_points}, centers={centers}"

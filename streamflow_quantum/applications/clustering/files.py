@@ -6,9 +6,6 @@ from pathlib import Path
 
 import numpy as np
 
-from streamflow_quantum.applications.clustering.scoring import Score
-from streamflow_quantum.applications.step_files import read_json
-
 
 def load_arrays(path: str | Path, *names: str) -> list[np.ndarray]:
     """The named arrays of an ``.npz`` file written by an earlier step."""
@@ -35,11 +32,3 @@ def write_clustering(path: str | Path, points: np.ndarray, labels: np.ndarray) -
     np.savetxt(
         path, table, delimiter=",", header="x,y,label", comments="", fmt=["%.10g", "%.10g", "%d"]
     )
-
-
-def read_score(path: str | Path) -> Score:
-    data = read_json(path)
-    try:
-        return Score(**data)
-    except TypeError:
-        raise ValueError(f"{path} is not a score.json written by 'sfq clustering score'") from None

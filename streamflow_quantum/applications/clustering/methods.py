@@ -16,8 +16,6 @@ import numpy as np
 from scipy import sparse
 from scipy.sparse.csgraph import connected_components, minimum_spanning_tree
 from scipy.spatial import Delaunay
-from sklearn.cluster import KMeans
-from sklearn.neighbors import KDTree
 
 METHODS = ("kmeans", "dbscan", "single")
 MIN_SAMPLES = 10
@@ -42,6 +40,8 @@ class RoundParameters:
 
 
 def kmeans(points: np.ndarray, k: int, seed: int) -> np.ndarray:
+    from sklearn.cluster import KMeans
+
     return KMeans(n_clusters=min(k, len(points)), random_state=seed).fit_predict(points)
 
 
@@ -53,6 +53,8 @@ def dbscan(points: np.ndarray, eps: float, min_samples: int = MIN_SAMPLES) -> np
     exactly the components of the eps-neighbour graph. A border point joins the
     cluster of its nearest core point (scikit-learn picks any core neighbour).
     """
+    from sklearn.neighbors import KDTree
+
     core = KDTree(points).query_radius(points, eps, count_only=True) >= min_samples
     labels = np.full(len(points), -1)
     if not core.any():

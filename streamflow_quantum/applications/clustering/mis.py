@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from streamflow_quantum.applications.clustering.consensus import conflicts_of, weights_of
-from streamflow_quantum.applications.qubo_qaoa import Evidence, Sampler
 from streamflow_quantum.broker.client import sample
+
+if TYPE_CHECKING:
+    from streamflow_quantum.applications.qubo_qaoa import Evidence, Sampler
 
 SOLVERS = ("sa", "qaoa")
 #: QAOA simulates one qubit per candidate: on Aer 19 candidates take ~20 s, each

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import numpy as np
-from sklearn import config_context
-from sklearn.metrics import pairwise_distances_argmin, silhouette_score
 
 from streamflow_quantum.applications.clustering.consensus import Candidates
+from streamflow_quantum.applications.step_files import read_json
 
 THRESHOLD = 0.8
 MAX_ROUNDS = 10
@@ -30,6 +30,8 @@ def assign(points: np.ndarray, candidates: Candidates, selection: np.ndarray) ->
     labels[covered] = members[covered].indices
     centroids = (members.T @ points) / members.sum(axis=0)[:, None]
     if not covered.all():
+        from sklearn.metrics import pairwise_distances_argmin
+
         labels[~covered] = pairwise_distances_argmin(points[~covered], centroids)
     return labels
 
@@ -38,6 +40,9 @@ def silhouette(points: np.ndarray, labels: np.ndarray) -> float:
     """scikit-learn's silhouette, on a fixed-seed sample for large inputs; -1 for a single cluster."""
     if len(np.unique(labels)) < 2:
         return -1.0
+    from sklearn import config_context
+    from sklearn.metrics import silhouette_score
+
     size = SAMPLE_SIZE if len(points) > SAMPLE_SIZE else None
     with config_context(working_memory=WORKING_MEMORY):
         return float(silhouette_score(points, labels, sample_size=size, random_state=SAMPLE_SEED))
@@ -72,3 +77,11 @@ def next_score(
         value, clusters, best_round = silhouette_value, len(np.unique(labels)), round_number
     done = value >= threshold or round_number >= max_rounds
     return Score(value, round_number, clusters, best_round, done)
+
+
+def read_score(path: str | Path) -> Score:
+    data = read_json(path)
+    try:
+        return Score(**data)
+    except TypeError:
+        raise ValueError(f"{path} is not a score.json written by 'sfq clustering score'") from None

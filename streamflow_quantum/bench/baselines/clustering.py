@@ -30,7 +30,7 @@ from pathlib import Path
 
 from streamflow_quantum.applications.clustering import dataset, methods, mis, scoring
 from streamflow_quantum.applications.clustering.cli import main as step
-from streamflow_quantum.applications.clustering.files import read_score
+from streamflow_quantum.applications.clustering.scoring import read_score
 from streamflow_quantum.cluster.records import sbatch
 
 NODES = 3
