@@ -8,7 +8,8 @@ clock, not measured on a device. Serial is measured in the same run, and so are 
 batches HyperQ's own scheduler made of the small-only all-at-once queue on
 FakeBrisbane (``benchmarks/hyperq-batches.json``), charged on the same clock.
 Beside each policy's batch count: ``lower_bound_batches`` from ``packing/fit``
-(qubit-time area, isolation buffers, programs that run alone). ``mean_l1``
+(qubit-time area, isolation buffers, programs that run alone, and programs that
+cannot share a batch within their fidelity budget). ``mean_l1``
 simulates every batch's composite with the composite-faithful face
 (``backends/faithful.py``: idle delays, resets and time-packed chains included) on
 noisy Aer, for every policy, serial included, against each circuit's ideal
@@ -461,16 +462,21 @@ def hyperq_row(
 
 
 def lower_bound(
-    backend: Backend, queue: list[tuple[str, QuantumCircuit]], shots: int, appends: int
+    backend: Backend,
+    queue: list[tuple[str, QuantumCircuit]],
+    shots: int,
+    appends: int,
+    budget: float = 1.0,
 ) -> int:
-    """``packing/fit``'s lower bound on the batches for ``queue``, with ``appends`` per slot (0: space only)."""
+    """``packing/fit``'s lower bound on the batches for ``queue``, with ``appends`` per slot
+    (0: space only), for a packer that keeps every program within ``budget``."""
     from streamflow_quantum.packing.fit.policy import FitPolicy
     from streamflow_quantum.packing.registry import make_policy
 
     options = {"timePacking": appends > 0, "appendsPerSlot": max(appends, 1)}
     policy = make_policy("fit", backend, options)
     assert isinstance(policy, FitPolicy)
-    programs = make_programs(policy, queue, shots)
+    programs = make_programs(policy, queue, shots, budget)
     return policy.lower_bound_batches(programs)
 
 
@@ -513,7 +519,7 @@ def measure(args: argparse.Namespace, clock: Clock) -> list[dict[str, Any]]:
                 ideals = {
                     name: ideal_distribution(circuit) for name, circuit in dict(queue).items()
                 }
-            bounds: dict[int, int] = {}
+            bounds: dict[tuple[int, float], int] = {}
             for arrival in args.arrivals:
                 arrivals = arrival_times(len(queue), arrival)
                 with_l1 = bool(ideals) and arrival in L1_ARRIVALS
@@ -531,10 +537,12 @@ def measure(args: argparse.Namespace, clock: Clock) -> list[dict[str, Any]]:
                         serial, active_s = run, active_qubit_s(run, clock)
                     bound = None
                     if variant.appends_per_slot is not None:
-                        appends = variant.appends_per_slot
-                        if appends not in bounds:
-                            bounds[appends] = lower_bound(backend, queue, clock.shots, appends)
-                        bound = bounds[appends]
+                        # Only fit keeps a budget; the others may place anywhere.
+                        budget = variant.fidelity_budget
+                        limits = (variant.appends_per_slot, 1.0 if budget is None else budget)
+                        if limits not in bounds:
+                            bounds[limits] = lower_bound(backend, queue, clock.shots, *limits)
+                        bound = bounds[limits]
                     l1 = None
                     if with_l1:
                         start = time.perf_counter()
@@ -570,11 +578,11 @@ def measure(args: argparse.Namespace, clock: Clock) -> list[dict[str, Any]]:
                         variant = next(v for v in VARIANTS if v.label == name)
                         appends = 1 if variant.appends_per_slot else 0  # MAX_REUSE=2: one append
                         variant = Variant(name, name, appends_per_slot=appends)
-                        if appends not in bounds:
-                            bounds[appends] = lower_bound(backend, queue, clock.shots, appends)
+                        if (appends, 1.0) not in bounds:
+                            bounds[appends, 1.0] = lower_bound(backend, queue, clock.shots, appends)
                         runs = [charge_hyperq(b, clock, s) for b, s in specs]
                         row = base_row(
-                            device, workload, arrival, variant, "hyperq", bounds[appends]
+                            device, workload, arrival, variant, "hyperq", bounds[appends, 1.0]
                         )
                         row |= hyperq_row(runs, serial, active_s, backend.num_qubits)
                         row["prepare_ms_per_program"] = None
@@ -751,7 +759,7 @@ def configuration(args: argparse.Namespace, clock: Clock) -> dict[str, Any]:
             "arrivals": list(L1_ARRIVALS),
             "ideal": "Statevector of each measured circuit (sampled with mid-circuit measurements)",
         },
-        "lower_bound": "packing/fit FitPolicy.lower_bound_batches (bound.py), appends per row",
+        "lower_bound": "packing/fit FitPolicy.lower_bound_batches (bound.py, conflicts.py), appends and budget per row",
         "throughput": THROUGHPUT_NOTE,
         "quick": args.quick,
     }

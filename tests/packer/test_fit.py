@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import itertools
 
+import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -16,6 +17,8 @@ from streamflow_quantum.backends.base import estimate_duration_s
 from streamflow_quantum.core.model import Batch, Program
 from streamflow_quantum.packing.fidelity import success_probability
 from streamflow_quantum.packing.fit.bound import Demand, lower_bound_batches
+from streamflow_quantum.packing.fit.conflicts import Allowed, conflict_bound
+from streamflow_quantum.packing.fit.device import Device
 from streamflow_quantum.packing.fit.policy import FitPolicy
 from streamflow_quantum.packing.registry import POLICIES, policy_options
 from tests.packer.conftest import drain, random_program, unsupported
@@ -172,17 +175,53 @@ def test_packed_ghz_counts_are_exact_on_an_ideal_simulator():
 
 
 def test_lower_bound_from_qubit_time_area():
-    # 4 programs of 5 qubits (buffer 3 on a degree-3 device: 6 qubit-units each),
-    # each 1 us long, on 10 qubits: area 24 qubit-us, 10 per batch of 1 us: 3 batches.
-    demands = [Demand(5, 3, 1e-6) for _ in range(4)]
-    assert lower_bound_batches(demands, 10, 3) == 3
+    # 4 programs of 5 qubits (buffer share 1: e.g. 3 neighbours of degree 3), each 1 us
+    # long, on 10 qubits: area 24 qubit-us, 10 per batch of 1 us: 3 batches.
+    demands = [Demand(5, 1.0, 1e-6) for _ in range(4)]
+    assert lower_bound_batches(demands, 10) == 3
     # One long program makes one batch long enough for all of them.
-    assert lower_bound_batches([*demands, Demand(1, 0, 10e-6)], 10, 3) == 1
-    assert lower_bound_batches([Demand(1, 0, 1e-6, alone=True)] * 2, 10, 3) == 2
+    assert lower_bound_batches([*demands, Demand(1, 0, 10e-6)], 10) == 1
+    assert lower_bound_batches([Demand(1, 0, 1e-6, alone=True)] * 2, 10) == 2
     # Space: 6 qubit-units each on 10 qubits; with one append per slot, 41 qubits over 2 x 10.
-    assert lower_bound_batches([*demands, Demand(1, 0, 10e-6)], 10, 3, 0) == 3
-    assert lower_bound_batches(demands, 10, 3, 1) == 3
-    assert lower_bound_batches([*demands, *demands, Demand(1, 0, 10e-6)], 10, 3, 1) == 3
+    assert lower_bound_batches([*demands, Demand(1, 0, 10e-6)], 10, 0) == 3
+    assert lower_bound_batches(demands, 10, 1) == 3
+    assert lower_bound_batches([*demands, *demands, Demand(1, 0, 10e-6)], 10, 1) == 3
+    # Programs that pairwise cannot share a batch need one each.
+    assert lower_bound_batches(demands, 10, 1, conflicts=4) == 4
+
+
+def test_conflict_bound_counts_programs_that_cannot_share():
+    # A 4-qubit line 0-1-2-3; rows are qubit sets over it.
+    def allowed(count: int, *placements: tuple[int, ...]) -> Allowed:
+        rows = np.zeros((len(placements), 4), dtype=bool)
+        near = np.zeros_like(rows)
+        for row, other, placement in zip(rows, near, placements, strict=True):
+            row[list(placement)] = True
+            other[[q for p in placement for q in (p - 1, p, p + 1) if 0 <= q < 4]] = True
+        return Allowed(count, rows, near)
+
+    at_0 = allowed(3, (0,))  # three programs that may only use qubit 0
+    at_0_or_3 = allowed(2, (0,), (3,))  # two that may use 0 or 3: side by side
+    at_1 = allowed(1, (1,))  # next to 0: never beside the first class
+    assert conflict_bound([at_0]) == 3
+    assert conflict_bound([at_0_or_3]) == 1
+    assert conflict_bound([at_0, at_1]) == 4
+    assert conflict_bound([at_0, at_0_or_3, at_1]) == 4  # at_0_or_3 fits beside each
+    assert conflict_bound([Allowed(5), at_1]) == 1  # not known: conflicts with nothing
+
+
+def test_at_budget_0_copies_of_one_circuit_need_a_batch_each():
+    """Each copy may only take its solo placement, so no two share a batch: the bound
+    says so where qubit-time area alone says one batch."""
+    target = device("brisbane").target
+    for time_packing in (False, True):
+        policy = fit_policy(target, timePacking=time_packing)
+        queue = [Program(f"ghz{i}", ghz(3), 1000, fidelity_budget=0.0) for i in range(8)]
+        bound = policy.lower_bound_batches(prepared_queue(policy, queue))
+        assert 8 <= bound <= len(drain(policy, queue))
+        for program in queue:
+            program.fidelity_budget = 1.0
+        assert policy.lower_bound_batches(queue) == 1
 
 
 def _fewest_batches_on_a_line(demands: list[Demand], num_qubits: int, appends: int) -> int:
@@ -243,13 +282,37 @@ def _fewest_batches_on_a_line(demands: list[Demand], num_qubits: int, appends: i
     appends=st.sampled_from([0, 1, 2]),
 )
 def test_lower_bound_never_exceeds_brute_force_on_a_line(num_qubits, programs, appends):
-    # (qubits, whole microseconds, 0: must run alone); a segment's smallest buffer is 1.
+    # (qubits, whole microseconds, 0: must run alone).
     demands = [
-        Demand(min(k, num_qubits), int(k < num_qubits), d * 1e-6, flag == 0)
+        Demand(min(k, num_qubits), _line_share(min(k, num_qubits), num_qubits), d * 1e-6, flag == 0)
         for k, d, flag in programs
     ]
     best = _fewest_batches_on_a_line(demands, num_qubits, appends)
-    assert lower_bound_batches(demands, num_qubits, 2, appends) <= best
+    assert lower_bound_batches(demands, num_qubits, appends) <= best
+
+
+def _line_share(k: int, n: int) -> float:
+    """The least buffer share of a k-qubit segment on a line of n qubits, as bound.py
+    defines it: each neighbour counts 1 over its degree (1 at the line's ends)."""
+
+    def weight(q: int) -> float:
+        return 0.0 if not 0 <= q < n else 1.0 if q in (0, n - 1) else 0.5
+
+    return min(weight(s - 1) + weight(s + k) for s in range(n - k + 1))
+
+
+def test_buffer_share_counts_each_neighbour_over_its_degree():
+    # FakeManila is the line 0-1-2-3-4: qubits 0 and 4 have one neighbour, the rest two.
+    line = Device(FakeManilaV2().target)
+    shares = line.buffer_shares([(0, 1), (1, 2), (2,), (0, 1, 2, 3), (4, 3, 2, 1, 0)])
+    assert shares.tolist() == [0.5, 1.5, 1.0, 1.0, 0.0]
+    # On FakeBrisbane a qubit next to a degree-3 qubit owes it a third.
+    brisbane = Device(FakeBrisbane().target)
+    hub = next(q for q in range(brisbane.num_qubits) if len(brisbane.neighbours[q]) == 3)
+    leaf = min(brisbane.neighbours[hub])
+    others = [n for n in brisbane.neighbours[leaf] if n != hub]
+    expected = 1 / 3 + sum(1 / len(brisbane.neighbours[n]) for n in others)
+    assert brisbane.buffer_shares([(leaf,)])[0] == pytest.approx(expected)
 
 
 def test_ideal_simulator_without_coupling_map_packs_without_buffers():

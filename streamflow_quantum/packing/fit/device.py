@@ -11,6 +11,7 @@ qubits, and ``limit`` of them are ranked. Ranking reads the errors of
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 from dataclasses import dataclass
@@ -108,9 +109,50 @@ class Device:
                 out |= self.neighbours[q]
         return out
 
-    def buffer(self, qubits: Collection[int]) -> int:
-        """How many qubits an isolated program on ``qubits`` keeps from the others."""
-        return len(self.blocked(qubits)) - len(set(qubits))
+    @functools.cached_property
+    def graph(self) -> rx.PyGraph:
+        """The coupling graph, node ``q`` for qubit ``q``."""
+        graph = rx.PyGraph()
+        graph.add_nodes_from(range(self.num_qubits))
+        graph.add_edges_from_no_data(self.edges)
+        return graph
+
+    def embeddings(self, pattern: Pattern, cap: int) -> list[Mapping] | None:
+        """Every embedding of the pattern's interaction graph (without its component
+        links) on the empty device, or None if there are more than ``cap``."""
+        found = rx.vf2_mapping(
+            self.graph,
+            pattern.graph(linked=False),
+            subgraph=True,
+            induced=False,
+            id_order=True,
+            call_limit=None,
+        )
+        mappings = []
+        for match in itertools.islice(found, cap + 1):
+            mapping = [0] * pattern.num_qubits
+            for g, p in match.items():
+                mapping[p] = g
+            mappings.append(tuple(mapping))
+        return None if len(mappings) > cap else mappings
+
+    def rows(self, mappings: Sequence[Mapping], *, neighbours: bool = False) -> np.ndarray:
+        """Each mapping's qubits (and, with ``neighbours``, the qubits next to them) as a 0/1 row."""
+        out = np.zeros((len(mappings), self.num_qubits), dtype=bool)
+        for row, mapping in zip(out, mappings, strict=True):
+            row[list(self.blocked(mapping) if neighbours else mapping)] = True
+        return out
+
+    def buffer_shares(self, mappings: Sequence[Mapping]) -> np.ndarray:
+        """Per mapping, over the qubits next to it: their edges into it over their degree
+        (see bound.py: what a program accounts for of the buffer it shares)."""
+        adjacency = np.zeros((self.num_qubits, self.num_qubits))
+        for a, b in self.edges:
+            adjacency[a, b] = adjacency[b, a] = 1.0
+        degree = np.maximum(adjacency.sum(axis=1), 1.0)
+        inside = self.rows(mappings).astype(float)
+        into = inside @ adjacency  # per qubit: its edges into the mapping
+        return ((1.0 - inside) * into / degree).sum(axis=1)
 
     def rank(self, pattern: Pattern, mapping: Mapping) -> float:
         """``-log`` of the placement's success from its operations' errors alone (lower is better)."""

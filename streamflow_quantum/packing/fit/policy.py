@@ -43,6 +43,7 @@ from streamflow_quantum.core.config import Schema, load_schema
 from streamflow_quantum.core.errors import ProgramError, one_line
 from streamflow_quantum.packing.fidelity import success_probability
 from streamflow_quantum.packing.fit.bound import Demand, lower_bound_batches
+from streamflow_quantum.packing.fit.conflicts import Allowed, conflict_bound
 from streamflow_quantum.packing.fit.device import CALL_LIMIT, Device, Search, bound
 from streamflow_quantum.packing.fit.fitted import Fitted, Mapping
 from streamflow_quantum.packing.fit.pattern import Pattern, extract_pattern, restrict
@@ -68,6 +69,10 @@ LAID_KEPT = 256
 #: How far below the need a ranked placement's forecast may fall and still be built:
 #: the forecast misses direction fixes and idle time that differ between placements.
 SLACK = 0.99
+#: The lower bound lists at most this many embeddings of a program, and builds at most
+#: ``BUILT_CAP`` of them to check its budget; beyond, it assumes the least of it.
+EMBEDDINGS_CAP = 20_000
+BUILT_CAP = 400
 
 
 @dataclass(eq=False)
@@ -82,9 +87,6 @@ class Prepared:
     solo: Fitted
     #: The placements estimated alone on the empty device, best first (``solo`` first).
     options: tuple[Fitted, ...]
-    #: Smallest isolation buffer seen on the empty device, and whether every embedding was seen.
-    buffer: int
-    exact_buffer: bool
     isolated: bool
     #: Solo success over what its ranking cost alone promises: idle decoherence and
     #: direction fixes, which vary little between placements of one program.
@@ -203,15 +205,12 @@ class FitPolicy:
             key=lambda item: -item.success,
         )
         solo = built[0]
-        buffers = [self.device.buffer(m) for m in (*search.mappings, pattern.home)]
         return Prepared(
             program,
             pattern,
             linked,
             solo,
             tuple(built),
-            min(buffers),
-            search.exhaustive,
             isolated,
             solo.success / bound(self.device.rank(pattern, solo.mapping)),
         )
@@ -466,14 +465,56 @@ class FitPolicy:
     # -- the bound ------------------------------------------------------------
 
     def lower_bound_batches(self, programs: Sequence[Program]) -> int:
-        """A lower bound on the batches any isolating packer needs for ``programs`` (see bound.py)."""
+        """A lower bound on the batches any isolating packer that keeps every program's
+        budget needs for ``programs`` (see bound.py and conflicts.py)."""
         demands = []
+        classes: dict[tuple[int, float], list[Prepared]] = {}
         for program in programs:
             item = self.prepared[program.id]
-            k = item.pattern.num_qubits
-            buffer = item.buffer if item.exact_buffer else int(k < self.device.num_qubits)
-            demands.append(
-                Demand(k, buffer if self.device.coupled else 0, item.solo.duration_s, item.alone)
-            )
+            share = self._buffer_share(item.pattern)
+            demands.append(Demand(item.pattern.num_qubits, share, item.solo.duration_s, item.alone))
+            if not item.alone:
+                key = (id(item.pattern), item.need(self.default_budget))
+                classes.setdefault(key, []).append(item)
         appends = self.appends_per_slot if self.time_packing else 0
-        return lower_bound_batches(demands, self.device.num_qubits, self.device.max_degree, appends)
+        allowed = [self._allowed(items[0], len(items), appends > 0) for items in classes.values()]
+        return lower_bound_batches(
+            demands, self.device.num_qubits, appends, conflict_bound(allowed)
+        )
+
+    def _buffer_share(self, pattern: Pattern) -> float:
+        """The least buffer share of the pattern's embeddings (bound.py); where they are
+        too many to list, one buffer qubit of the highest degree."""
+        if not self.device.coupled or pattern.num_qubits >= self.device.num_qubits:
+            return 0.0
+        mappings = self.device.embeddings(pattern, EMBEDDINGS_CAP)
+        if not mappings:
+            return 1 / self.device.max_degree
+        return float(self.device.buffer_shares(mappings).min())
+
+    def _allowed(self, item: Prepared, count: int, appends: bool) -> Allowed:
+        """Where ``item``'s program may go within its budget, over every embedding.
+
+        A placement's estimate is at most ``bound`` of its ranking cost, so only those
+        ranked within the need are built. With ``appends``, a program whose estimate
+        after resets of its qubits still meets its need may follow another in time.
+        """
+        need = item.need(self.default_budget)
+        if not self.device.coupled or need <= 0.0:
+            return Allowed(count)
+        mappings = self.device.embeddings(item.pattern, EMBEDDINGS_CAP)
+        if mappings is None:
+            return Allowed(count)
+        costs = self.device.rank_all(item.pattern, mappings)
+        ranked = [m for m, c in zip(mappings, costs, strict=True) if bound(c) >= need * (1 - 1e-9)]
+        if len(ranked) > BUILT_CAP:
+            return Allowed(count)
+        kept = []
+        for mapping in ranked:
+            fitted = self._fit(item.program, item.pattern, mapping)
+            if fitted.success < need:
+                continue
+            if appends and success_probability(fitted.physical, self.target, after=mapping) >= need:
+                return Allowed(count)
+            kept.append(mapping)
+        return Allowed(count, self.device.rows(kept), self.device.rows(kept, neighbours=True))
