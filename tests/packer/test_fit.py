@@ -113,6 +113,18 @@ def test_fifo_head_in_every_batch_and_never_later_than_serial():
     assert policy.lower_bound_batches(queue) <= len(batches)
 
 
+def test_within_the_budget_placements_leave_the_most_room():
+    """Choosing, among placements within the need, the one that blocks the fewest free
+    qubits fits 27 GHZ-3 copies in one FakeBrisbane batch (the best-ranked one: 23)."""
+    target = device("brisbane").target
+    edges = coupling_edges(target)
+    policy = fit_policy(target, timePacking=False)
+    queue = [Program(f"ghz{i}", ghz(3), 1000, fidelity_budget=1.0) for i in range(40)]
+    batch = policy.next_batch(prepared_queue(policy, queue))
+    assert len(batch.programs) >= 26
+    assert_isolated_and_valid(batch, target, edges)
+
+
 @pytest.mark.parametrize("budget", [0.0, 0.1])
 def test_budget_bounds_each_placement_against_its_solo_estimate(budget):
     target = device("brisbane").target

@@ -10,10 +10,11 @@ placement estimated in ``prepare`` and within its budget, where that leaves room
 for more programs), then the rest in
 queue order (greedy; the whole queue is the look-ahead), each on the free part of
 the device: qubits that no placed program uses or touches, so within a time
-layer no coupling edge joins two programs. Among the embeddings found, it takes
-the best one whose estimated success probability is at least
-``(1 - fidelity_budget)`` x the solo one (the solo placement itself where it is
-free: no search, and no loss). The head always fits (the device is
+layer no coupling edge joins two programs. Among the embeddings found whose
+estimated success probability is at least ``(1 - fidelity_budget)`` x the solo one,
+it takes the one that blocks the fewest free qubits (its own and its buffer), the
+best ranked on a tie; the solo placement itself where it is free (no search, and no
+loss). The head always fits (the device is
 empty), so every batch holds it and no program runs later than under serial FIFO.
 
 With ``timePacking``, programs that did not fit in space are appended, widest
@@ -368,7 +369,7 @@ class FitPolicy:
                 if failed.get(id(pattern), float("inf")) <= need:
                     continue
                 search = self.device.search(pattern, free, self.search_limit, linked=item.linked)
-                fitted = self._best(item, search, need)
+                fitted = self._best(item, search, need, free=free)
                 if fitted is None:
                     failed[id(pattern)] = min(need, failed.get(id(pattern), float("inf")))
                     continue
@@ -386,6 +387,7 @@ class FitPolicy:
         need: float,
         slot: Slot | None = None,
         horizon: float = 0.0,
+        free: set[int] | None = None,
     ) -> Fitted | None:
         """The first of the best-ranked placements whose estimate meets ``need``.
 
@@ -393,7 +395,15 @@ class FitPolicy:
         resets of the qubits they used, and must end by ``horizon``.
         """
         reset_cost = self.device.model.reset_cost
-        for mapping, cost in list(zip(search.mappings, search.costs, strict=True))[:TRIES]:
+        ranked = list(zip(search.mappings, search.costs, strict=True))
+        if free is not None:
+            # Among placements forecast to meet the need, the one that takes the fewest
+            # free qubits out of the batch (its own and its buffer) leaves the most room
+            # for the rest; the others follow, best ranked first.
+            sure = [r for r in ranked if item.forecast(r[1]) >= need]
+            sure.sort(key=lambda r: (len(self.device.blocked(r[0]) & free), r[1]))
+            ranked = sure + [r for r in ranked if item.forecast(r[1]) < need]
+        for mapping, cost in ranked[:TRIES]:
             reused = sorted(slot.used.intersection(mapping)) if slot else []
             if item.forecast(cost + sum(reset_cost[q] for q in reused)) < need * SLACK:
                 continue  # not worth building
