@@ -120,20 +120,9 @@ class Device:
     def embeddings(self, pattern: Pattern, cap: int) -> list[Mapping] | None:
         """Every embedding of the pattern's interaction graph (without its component
         links) on the empty device, or None if there are more than ``cap``."""
-        found = rx.vf2_mapping(
-            self.graph,
-            pattern.graph(linked=False),
-            subgraph=True,
-            induced=False,
-            id_order=True,
-            call_limit=None,
+        mappings = _embed(
+            self.graph, range(self.num_qubits), pattern, cap + 1, linked=False, call_limit=None
         )
-        mappings = []
-        for match in itertools.islice(found, cap + 1):
-            mapping = [0] * pattern.num_qubits
-            for g, p in match.items():
-                mapping[p] = g
-            mappings.append(tuple(mapping))
         return None if len(mappings) > cap else mappings
 
     def rows(self, mappings: Sequence[Mapping], *, neighbours: bool = False) -> np.ndarray:
@@ -203,20 +192,7 @@ class Device:
         graph.add_edges_from_no_data(
             [(index[a], index[b]) for a, b in self.edges if a in index and b in index]
         )
-        found = rx.vf2_mapping(
-            graph,
-            pattern.graph(linked=linked),
-            subgraph=True,
-            induced=False,
-            id_order=True,
-            call_limit=call_limit,
-        )
-        mappings = []
-        for match in itertools.islice(found, limit):
-            mapping = [0] * k
-            for g, p in match.items():
-                mapping[p] = nodes[g]
-            mappings.append(tuple(mapping))
+        mappings = _embed(graph, nodes, pattern, limit, linked=linked, call_limit=call_limit)
         costs = self.rank_all(pattern, mappings).tolist() if mappings else []
         order = sorted(range(len(mappings)), key=costs.__getitem__)
         return Search(
@@ -224,6 +200,34 @@ class Device:
             [costs[i] for i in order],
             len(mappings) < limit and call_limit is None,
         )
+
+
+def _embed(
+    graph: rx.PyGraph,
+    nodes: Sequence[int],
+    pattern: Pattern,
+    limit: int,
+    *,
+    linked: bool,
+    call_limit: int | None,
+) -> list[Mapping]:
+    """Up to ``limit`` VF2 embeddings of ``pattern`` into ``graph``, whose node ``i`` is
+    qubit ``nodes[i]``, as the qubit of each local qubit."""
+    found = rx.vf2_mapping(
+        graph,
+        pattern.graph(linked=linked),
+        subgraph=True,
+        induced=False,
+        id_order=True,
+        call_limit=call_limit,
+    )
+    mappings = []
+    for match in itertools.islice(found, limit):
+        mapping = [0] * pattern.num_qubits
+        for g, p in match.items():
+            mapping[p] = nodes[g]
+        mappings.append(tuple(mapping))
+    return mappings
 
 
 def bound(cost: float) -> float:
