@@ -389,7 +389,9 @@ class FitPolicy:
         horizon: float = 0.0,
         free: set[int] | None = None,
     ) -> Fitted | None:
-        """The first of the best-ranked placements whose estimate meets ``need``.
+        """The first of the best-ranked placements whose estimate meets ``need``; with
+        ``free`` (placing in space), those forecast to meet it come first, fewest free
+        qubits blocked first.
 
         With ``slot``, the placement is appended after the slot's programs: it pays
         resets of the qubits they used, and must end by ``horizon``.
@@ -479,9 +481,12 @@ class FitPolicy:
         budget needs for ``programs`` (see bound.py and conflicts.py)."""
         demands = []
         classes: dict[tuple[int, float], list[Prepared]] = {}
+        shares: dict[int, float] = {}  # programs with one circuit share a pattern
         for program in programs:
             item = self.prepared[program.id]
-            share = self._buffer_share(item.pattern)
+            share = shares.get(id(item.pattern))
+            if share is None:
+                share = shares[id(item.pattern)] = self._buffer_share(item.pattern)
             demands.append(Demand(item.pattern.num_qubits, share, item.solo.duration_s, item.alone))
             if not item.alone:
                 key = (id(item.pattern), item.need(self.default_budget))
