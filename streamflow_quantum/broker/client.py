@@ -197,11 +197,15 @@ def retry_seconds(environ: Mapping[str, str] = os.environ) -> float:
 _connections = threading.local()
 
 
+def _key(address: urllib.parse.SplitResult) -> tuple[str, str, int | None]:
+    return (address.scheme, address.hostname or "", address.port)
+
+
 def _connection(address: urllib.parse.SplitResult) -> tuple[http.client.HTTPConnection, bool]:
     """This thread's connection to ``address``, and whether it served a request before."""
     pool: dict[tuple[str, str, int | None], http.client.HTTPConnection]
     pool = _connections.__dict__.setdefault("pool", {})
-    key = (address.scheme, address.hostname or "", address.port)
+    key = _key(address)
     if key in pool:
         return pool[key], True
     timeout = protocol.LONG_POLL_S + 30
@@ -216,8 +220,7 @@ def _connection(address: urllib.parse.SplitResult) -> tuple[http.client.HTTPConn
 
 
 def _forget(address: urllib.parse.SplitResult) -> None:
-    key = (address.scheme, address.hostname or "", address.port)
-    connection = _connections.__dict__.get("pool", {}).pop(key, None)
+    connection = _connections.__dict__.get("pool", {}).pop(_key(address), None)
     if connection is not None:
         connection.close()
 

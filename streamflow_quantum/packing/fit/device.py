@@ -132,16 +132,21 @@ class Device:
             row[list(self.blocked(mapping) if neighbours else mapping)] = True
         return out
 
-    def buffer_shares(self, mappings: Sequence[Mapping]) -> np.ndarray:
-        """Per mapping, over the qubits next to it: their edges into it over their degree
-        (see bound.py: what a program accounts for of the buffer it shares)."""
+    @functools.cached_property
+    def _adjacency(self) -> np.ndarray:
         adjacency = np.zeros((self.num_qubits, self.num_qubits))
         for a, b in self.edges:
             adjacency[a, b] = adjacency[b, a] = 1.0
-        degree = np.maximum(adjacency.sum(axis=1), 1.0)
+        return adjacency
+
+    def buffer_shares(self, mappings: Sequence[Mapping]) -> np.ndarray:
+        """Per mapping, over the qubits next to it: their edges into it over their degree
+        (see bound.py: what a program accounts for of the buffer it shares)."""
+        degree = np.maximum(self._adjacency.sum(axis=1), 1.0)
         inside = self.rows(mappings).astype(float)
-        into = inside @ adjacency  # per qubit: its edges into the mapping
-        return ((1.0 - inside) * into / degree).sum(axis=1)
+        into = inside @ self._adjacency  # per qubit: its edges into the mapping
+        shares: np.ndarray = ((1.0 - inside) * into / degree).sum(axis=1)
+        return shares
 
     def rank(self, pattern: Pattern, mapping: Mapping) -> float:
         """``-log`` of the placement's success from its operations' errors alone (lower is better)."""

@@ -481,44 +481,53 @@ class FitPolicy:
         budget needs for ``programs`` (see bound.py and conflicts.py)."""
         demands = []
         classes: dict[tuple[int, float], list[Prepared]] = {}
-        shares: dict[int, float] = {}  # programs with one circuit share a pattern
+        #: Per pattern (programs with one circuit share one): its embeddings on the empty
+        #: device (None: too many, or nothing to isolate) and its buffer share.
+        seen: dict[int, tuple[list[Mapping] | None, float]] = {}
         for program in programs:
             item = self.prepared[program.id]
-            share = shares.get(id(item.pattern))
-            if share is None:
-                share = shares[id(item.pattern)] = self._buffer_share(item.pattern)
+            if id(item.pattern) not in seen:
+                mappings = (
+                    self.device.embeddings(item.pattern, EMBEDDINGS_CAP)
+                    if self.device.coupled
+                    else None
+                )
+                seen[id(item.pattern)] = (mappings, self._buffer_share(item.pattern, mappings))
+            share = seen[id(item.pattern)][1]
             demands.append(Demand(item.pattern.num_qubits, share, item.solo.duration_s, item.alone))
             if not item.alone:
                 key = (id(item.pattern), item.need(self.default_budget))
                 classes.setdefault(key, []).append(item)
         appends = self.appends_per_slot if self.time_packing else 0
-        allowed = [self._allowed(items[0], len(items), appends > 0) for items in classes.values()]
+        allowed = [
+            self._allowed(items[0], len(items), appends > 0, seen[id(items[0].pattern)][0])
+            for items in classes.values()
+        ]
         return lower_bound_batches(
             demands, self.device.num_qubits, appends, conflict_bound(allowed)
         )
 
-    def _buffer_share(self, pattern: Pattern) -> float:
-        """The least buffer share of the pattern's embeddings (bound.py); where they are
-        too many to list, one buffer qubit of the highest degree."""
+    def _buffer_share(self, pattern: Pattern, mappings: list[Mapping] | None) -> float:
+        """The least buffer share of the pattern's embeddings ``mappings`` (bound.py);
+        where they are too many to list, one buffer qubit of the highest degree."""
         if not self.device.coupled or pattern.num_qubits >= self.device.num_qubits:
             return 0.0
-        mappings = self.device.embeddings(pattern, EMBEDDINGS_CAP)
         if not mappings:
             return 1 / self.device.max_degree
         return float(self.device.buffer_shares(mappings).min())
 
-    def _allowed(self, item: Prepared, count: int, appends: bool) -> Allowed:
-        """Where ``item``'s program may go within its budget, over every embedding.
+    def _allowed(
+        self, item: Prepared, count: int, appends: bool, mappings: list[Mapping] | None
+    ) -> Allowed:
+        """Where ``item``'s program may go within its budget, over every embedding
+        (``mappings``; None: unknown, so it may go anywhere).
 
         A placement's estimate is at most ``bound`` of its ranking cost, so only those
         ranked within the need are built. With ``appends``, a program whose estimate
         after resets of its qubits still meets its need may follow another in time.
         """
         need = item.need(self.default_budget)
-        if not self.device.coupled or need <= 0.0:
-            return Allowed(count)
-        mappings = self.device.embeddings(item.pattern, EMBEDDINGS_CAP)
-        if mappings is None:
+        if mappings is None or need <= 0.0:
             return Allowed(count)
         costs = self.device.rank_all(item.pattern, mappings)
         ranked = [m for m, c in zip(mappings, costs, strict=True) if bound(c) >= need * (1 - 1e-9)]
