@@ -236,6 +236,32 @@ def test_at_budget_0_copies_of_one_circuit_need_a_batch_each():
         assert policy.lower_bound_batches(queue) == 1
 
 
+@pytest.mark.parametrize("name", ["grover_n2", "iswap_n2", "toffoli_n3"])
+def test_the_bound_allows_every_placement_whose_estimate_meets_the_need(name):
+    """The conflict bound may only leave out placements no packer could take: a ranking
+    cost is no bound on the estimate (grover_n2 and iswap_n2 estimate above theirs at
+    their solo placement, which a filter on it left out, so they "conflicted" with all)."""
+    from streamflow_quantum.bench.packer import CHECKOUT_BENCHMARKS, load_workload
+
+    circuit = dict(load_workload(CHECKOUT_BENCHMARKS, "small_only"))[name]
+    policy = fit_policy(device("brisbane").target, timePacking=False)
+    (program,) = prepared_queue(policy, [Program(name, circuit, 1000, fidelity_budget=0.0)])
+    item = policy.prepared[program.id]
+    mappings = policy.device.embeddings(item.pattern, 1000)
+    assert mappings
+    allowed = policy._allowed(item, 1, False, mappings)
+    meets = [
+        m
+        for m in mappings
+        if policy._fit(program, item.pattern, m).success >= item.need(policy.default_budget)
+    ]
+    assert item.solo.mapping in meets
+    assert allowed.qubits is not None
+    assert {tuple(np.flatnonzero(row)) for row in allowed.qubits} == {
+        tuple(sorted(m)) for m in meets
+    }
+
+
 def _fewest_batches_on_a_line(demands: list[Demand], num_qubits: int, appends: int) -> int:
     """The fewest batches that hold ``demands`` on a line of ``num_qubits`` qubits, by brute force.
 

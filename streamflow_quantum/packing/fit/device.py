@@ -235,6 +235,7 @@ def _embed(
     return mappings
 
 
-def bound(cost: float) -> float:
-    """The success probability a ranking cost allows at most (idle decoherence left out)."""
+def ranked_success(cost: float) -> float:
+    """The success probability a ranking cost forecasts from gate errors alone: a
+    forecast, not a bound, for the placed circuit's gates differ from the body's."""
     return math.exp(-cost)

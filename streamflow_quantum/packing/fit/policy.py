@@ -45,7 +45,7 @@ from streamflow_quantum.core.errors import ProgramError, one_line
 from streamflow_quantum.packing.fidelity import success_probability
 from streamflow_quantum.packing.fit.bound import Demand, lower_bound_batches
 from streamflow_quantum.packing.fit.conflicts import Allowed, conflict_bound
-from streamflow_quantum.packing.fit.device import CALL_LIMIT, Device, Search, bound
+from streamflow_quantum.packing.fit.device import CALL_LIMIT, Device, Search, ranked_success
 from streamflow_quantum.packing.fit.fitted import Fitted, Mapping
 from streamflow_quantum.packing.fit.pattern import Pattern, extract_pattern, restrict
 from streamflow_quantum.packing.hyperq.compose import compose_batch, lay_out
@@ -70,10 +70,10 @@ LAID_KEPT = 256
 #: How far below the need a ranked placement's forecast may fall and still be built:
 #: the forecast misses direction fixes and idle time that differ between placements.
 SLACK = 0.99
-#: The lower bound lists at most this many embeddings of a program, and builds at most
-#: ``BUILT_CAP`` of them to check its budget; beyond, it assumes the least of it.
+#: The lower bound lists at most this many embeddings of a program, and checks its budget
+#: on at most ``BUILT_CAP`` of them (each built and estimated); beyond, it assumes the least.
 EMBEDDINGS_CAP = 20_000
-BUILT_CAP = 400
+BUILT_CAP = 512
 
 
 @dataclass(eq=False)
@@ -95,7 +95,7 @@ class Prepared:
 
     def forecast(self, cost: float) -> float:
         """The success a placement of ranking cost ``cost`` should reach, before building it."""
-        return bound(cost) * self.idle
+        return ranked_success(cost) * self.idle
 
     @property
     def alone(self) -> bool:
@@ -213,7 +213,7 @@ class FitPolicy:
             solo,
             tuple(built),
             isolated,
-            solo.success / bound(self.device.rank(pattern, solo.mapping)),
+            solo.success / ranked_success(self.device.rank(pattern, solo.mapping)),
         )
 
     @staticmethod
@@ -522,19 +522,17 @@ class FitPolicy:
         """Where ``item``'s program may go within its budget, over every embedding
         (``mappings``; None: unknown, so it may go anywhere).
 
-        A placement's estimate is at most ``bound`` of its ranking cost, so only those
-        ranked within the need are built. With ``appends``, a program whose estimate
-        after resets of its qubits still meets its need may follow another in time.
+        Every embedding is built and estimated: a ranking cost is no bound on the
+        estimate (it counts the body's gates before direction fixes, and a placement
+        may estimate well above what its ranking suggests), so none is skipped on it.
+        With ``appends``, a program whose estimate after resets of its qubits still
+        meets its need may follow another in time.
         """
         need = item.need(self.default_budget)
-        if mappings is None or need <= 0.0:
-            return Allowed(count)
-        costs = self.device.rank_all(item.pattern, mappings)
-        ranked = [m for m, c in zip(mappings, costs, strict=True) if bound(c) >= need * (1 - 1e-9)]
-        if len(ranked) > BUILT_CAP:
+        if mappings is None or need <= 0.0 or len(mappings) > BUILT_CAP:
             return Allowed(count)
         kept = []
-        for mapping in ranked:
+        for mapping in mappings:
             fitted = self._fit(item.program, item.pattern, mapping)
             if fitted.success < need:
                 continue
