@@ -262,6 +262,43 @@ def test_the_bound_allows_every_placement_whose_estimate_meets_the_need(name):
     }
 
 
+def random_bits(width: int) -> QuantumCircuit:
+    """``width`` qubits, each in superposition and measured: a circuit in ``width`` parts."""
+    circuit = QuantumCircuit(width, width, name=f"bits{width}")
+    circuit.h(range(width))
+    circuit.measure(range(width), range(width))
+    return circuit
+
+
+def test_copies_of_a_circuit_in_parts_need_a_batch_each_at_budget_0():
+    """A circuit whose qubits share no gate has too many embeddings to list; the bound
+    finds its placements part by part instead. At budget 0 its copies all need its best
+    qubits, so they need a batch each (the bound said 1 before: it let them go anywhere)."""
+    target = device("brisbane").target
+    for time_packing in (False, True):
+        policy = fit_policy(target, timePacking=time_packing)
+        queue = [Program(f"bits{i}", random_bits(4), 1000, fidelity_budget=0.0) for i in range(5)]
+        prepared_queue(policy, queue)
+        pattern = policy.prepared[queue[0].id].pattern
+        assert policy.device.embeddings(pattern, 20_000) is None
+        bound = policy.lower_bound_batches(queue)
+        assert 5 <= bound <= len(drain(policy, queue))
+
+
+def test_the_bound_in_parts_allows_the_solo_placement():
+    """Part by part, every placement that meets the need is kept, the solo one first of all."""
+    policy = fit_policy(device("brisbane").target, timePacking=False)
+    (program,) = prepared_queue(
+        policy, [Program("bits", random_bits(4), 1000, fidelity_budget=0.0)]
+    )
+    item = policy.prepared[program.id]
+    allowed = policy._allowed_in_parts(item, 1, False, item.need(policy.default_budget))
+    assert allowed.qubits is not None
+    assert tuple(sorted(item.solo.mapping)) in {tuple(np.flatnonzero(r)) for r in allowed.qubits}
+    loose = policy._allowed_in_parts(item, 1, False, 0.5 * item.solo.success)
+    assert loose.qubits is None  # within half its solo estimate, too many to list
+
+
 def _fewest_batches_on_a_line(demands: list[Demand], num_qubits: int, appends: int) -> int:
     """The fewest batches that hold ``demands`` on a line of ``num_qubits`` qubits, by brute force.
 

@@ -120,9 +120,12 @@ class Device:
     def embeddings(self, pattern: Pattern, cap: int) -> list[Mapping] | None:
         """Every embedding of the pattern's interaction graph (without its component
         links) on the empty device, or None if there are more than ``cap``."""
-        mappings = _embed(
-            self.graph, range(self.num_qubits), pattern, cap + 1, linked=False, call_limit=None
-        )
+        return self.embeddings_of(pattern.graph(linked=False), cap)
+
+    def embeddings_of(self, small: rx.PyGraph, cap: int) -> list[Mapping] | None:
+        """Every embedding of ``small`` (nodes 0..k-1) on the empty device, or None
+        if there are more than ``cap``."""
+        mappings = _embed(self.graph, range(self.num_qubits), small, cap + 1, call_limit=None)
         return None if len(mappings) > cap else mappings
 
     def rows(self, mappings: Sequence[Mapping], *, neighbours: bool = False) -> np.ndarray:
@@ -197,7 +200,7 @@ class Device:
         graph.add_edges_from_no_data(
             [(index[a], index[b]) for a, b in self.edges if a in index and b in index]
         )
-        mappings = _embed(graph, nodes, pattern, limit, linked=linked, call_limit=call_limit)
+        mappings = _embed(graph, nodes, pattern.graph(linked=linked), limit, call_limit=call_limit)
         costs = self.rank_all(pattern, mappings).tolist() if mappings else []
         order = sorted(range(len(mappings)), key=costs.__getitem__)
         return Search(
@@ -210,25 +213,19 @@ class Device:
 def _embed(
     graph: rx.PyGraph,
     nodes: Sequence[int],
-    pattern: Pattern,
+    small: rx.PyGraph,
     limit: int,
     *,
-    linked: bool,
     call_limit: int | None,
 ) -> list[Mapping]:
-    """Up to ``limit`` VF2 embeddings of ``pattern`` into ``graph``, whose node ``i`` is
-    qubit ``nodes[i]``, as the qubit of each local qubit."""
+    """Up to ``limit`` VF2 embeddings of ``small`` (nodes 0..k-1) into ``graph``, whose
+    node ``i`` is qubit ``nodes[i]``, as the qubit of each node of ``small``."""
     found = rx.vf2_mapping(
-        graph,
-        pattern.graph(linked=linked),
-        subgraph=True,
-        induced=False,
-        id_order=True,
-        call_limit=call_limit,
+        graph, small, subgraph=True, induced=False, id_order=True, call_limit=call_limit
     )
     mappings = []
     for match in itertools.islice(found, limit):
-        mapping = [0] * pattern.num_qubits
+        mapping = [0] * small.num_nodes()
         for g, p in match.items():
             mapping[p] = nodes[g]
         mappings.append(tuple(mapping))

@@ -74,6 +74,32 @@ class Pattern:
         return self._linked if linked else self._unlinked
 
     @cached_property
+    def parts(self) -> tuple[tuple[int, ...], ...]:
+        """The local qubits of each connected part of the interaction graph, largest first."""
+        components = (tuple(sorted(c)) for c in rx.connected_components(self._unlinked))
+        return tuple(sorted(components, key=len, reverse=True))
+
+    def part(self, qubits: Sequence[int]) -> tuple[QuantumCircuit, rx.PyGraph]:
+        """One part (``qubits``, from :attr:`parts`) alone: its operations, barriers cut
+        to its qubits, on local qubits 0..k-1, and its interaction graph."""
+        local = {q: i for i, q in enumerate(qubits)}
+        body = empty_like(self.body, len(qubits))
+        for instruction in self.body.data:
+            inside = [
+                body.qubits[local[index]]
+                for index in (self.body.find_bit(q).index for q in instruction.qubits)
+                if index in local
+            ]
+            if not inside:
+                continue
+            if instruction.operation.name == "barrier":
+                body.barrier(inside)
+            else:
+                body.append(instruction.operation, inside, instruction.clbits, copy=False)
+        edges = [(local[a], local[b]) for a, b in self.edges if a in local]
+        return body, _graph(len(qubits), edges)
+
+    @cached_property
     def _linked(self) -> rx.PyGraph:
         return _graph(self.num_qubits, (*self.edges, *self.links))
 

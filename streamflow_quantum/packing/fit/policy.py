@@ -529,7 +529,11 @@ class FitPolicy:
         meets its need may follow another in time.
         """
         need = item.need(self.default_budget)
-        if mappings is None or need <= 0.0 or len(mappings) > BUILT_CAP:
+        if need <= 0.0:
+            return Allowed(count)
+        if mappings is None:
+            return self._allowed_in_parts(item, count, appends, need)
+        if len(mappings) > BUILT_CAP:
             return Allowed(count)
         kept = []
         for mapping in mappings:
@@ -540,3 +544,66 @@ class FitPolicy:
                 return Allowed(count)
             kept.append(mapping)
         return Allowed(count, self.device.rows(kept), self.device.rows(kept, neighbours=True))
+
+    def _allowed_in_parts(self, item: Prepared, count: int, appends: bool, need: float) -> Allowed:
+        """Where a program whose circuit falls apart into parts may go within ``need``
+        (its whole embeddings are too many to list), found part by part.
+
+        Under :mod:`~streamflow_quantum.packing.fidelity`'s model a placement's estimate
+        is the product of its parts' factors, and a part's factor is at most its
+        estimate placed alone (alone, no barrier makes it wait for the other parts). So
+        a placement meets the need only if its parts' estimates alone multiply to it:
+        those combinations are listed, a superset of the allowed placements, which can
+        only lower the bound. Beyond ``BUILT_CAP`` parts' embeddings or combinations,
+        or where an appended placement might meet the need, it may go anywhere.
+        """
+        pattern = item.pattern
+        if len(pattern.parts) < 2:
+            return Allowed(count)
+        # Per part, its embeddings with their estimates alone (and after resets), best first.
+        ranked: list[list[tuple[float, float, Mapping]]] = []
+        for qubits in pattern.parts:
+            body, graph = pattern.part(qubits)
+            mappings = self.device.embeddings_of(graph, BUILT_CAP)
+            if mappings is None:
+                return Allowed(count)
+            built = []
+            for mapping in mappings:
+                physical = lay_out(body, mapping, self.target)
+                alone = success_probability(physical, self.target)
+                after = (
+                    success_probability(physical, self.target, after=mapping) if appends else 0.0
+                )
+                built.append((alone, after, mapping))
+            built.sort(key=lambda entry: -entry[0])
+            ranked.append(built)
+        # best[j]: the most the parts from j on can multiply to.
+        best = [1.0] * (len(ranked) + 1)
+        for j in range(len(ranked) - 1, -1, -1):
+            best[j] = best[j + 1] * ranked[j][0][0]
+        found: set[frozenset[int]] = set()
+        #: Per part index and qubits used so far, the best products that reached them.
+        seen: dict[tuple[int, frozenset[int]], tuple[float, float]] = {}
+        stack: list[tuple[int, frozenset[int], float, float]] = [(0, frozenset(), 1.0, 1.0)]
+        while stack:
+            j, used, product, after = stack.pop()
+            if j == len(ranked):
+                if appends and after >= need:
+                    return Allowed(count)
+                found.add(used)
+                if len(found) > BUILT_CAP:
+                    return Allowed(count)
+                continue
+            kept = seen.get((j, used))
+            if kept is not None and kept[0] >= product and kept[1] >= after:
+                continue  # the same qubits reached before, by parts at least as good
+            seen[j, used] = (product, after)
+            for alone, after_reset, mapping in ranked[j]:
+                if product * alone * best[j + 1] < need:
+                    break
+                if used.isdisjoint(mapping):
+                    stack.append((j + 1, used.union(mapping), product * alone, after * after_reset))
+        placements = [tuple(sorted(qubits)) for qubits in found]
+        return Allowed(
+            count, self.device.rows(placements), self.device.rows(placements, neighbours=True)
+        )
