@@ -83,21 +83,8 @@ class Pattern:
         """One part (``qubits``, from :attr:`parts`) alone: its operations, barriers cut
         to its qubits, on local qubits 0..k-1, and its interaction graph."""
         local = {q: i for i, q in enumerate(qubits)}
-        body = empty_like(self.body, len(qubits))
-        for instruction in self.body.data:
-            inside = [
-                body.qubits[local[index]]
-                for index in (self.body.find_bit(q).index for q in instruction.qubits)
-                if index in local
-            ]
-            if not inside:
-                continue
-            if instruction.operation.name == "barrier":
-                body.barrier(inside)
-            else:
-                body.append(instruction.operation, inside, instruction.clbits, copy=False)
         edges = [(local[a], local[b]) for a, b in self.edges if a in local]
-        return body, _graph(len(qubits), edges)
+        return restrict(self.body, qubits), _graph(len(qubits), edges)
 
     @cached_property
     def _linked(self) -> rx.PyGraph:
@@ -145,13 +132,22 @@ def _local_order(
 
 
 def restrict(circuit: QuantumCircuit, qubits: Sequence[int]) -> QuantumCircuit:
-    """``circuit``'s operations on ``qubits`` (which must hold them all), as local qubits 0..k-1."""
+    """``circuit``'s operations on ``qubits``, as local qubits 0..k-1. Operations on
+    other qubits only are left out, and barriers cut to ``qubits``; any other operation
+    must lie wholly on them."""
     local = {q: i for i, q in enumerate(qubits)}
     body = empty_like(circuit, len(qubits))
     body.global_phase = circuit.global_phase
     for instruction in circuit.data:
-        qargs = [body.qubits[local[circuit.find_bit(q).index]] for q in instruction.qubits]
-        body.append(instruction.operation, qargs, instruction.clbits, copy=False)
+        indices = [circuit.find_bit(q).index for q in instruction.qubits]
+        qargs = [body.qubits[local[i]] for i in indices if i in local]
+        if len(qargs) == len(indices):
+            body.append(instruction.operation, qargs, instruction.clbits, copy=False)
+        elif instruction.operation.name == "barrier":
+            if qargs:
+                body.barrier(qargs)
+        elif qargs:
+            raise ValueError(f"{instruction.operation.name} acts on qubits outside {qubits}")
     return body
 
 
