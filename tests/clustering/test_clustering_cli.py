@@ -129,10 +129,14 @@ def test_steps_chain_into_a_scored_clustering_that_keeps_the_best(tmp_path: Path
 
 #: What a step's Slurm job would pay for and not use: each costs 0.2-0.9 s of imports
 #: (the annealer's own dimod brings networkx to the MIS step).
-HEAVY = {"qubo": {"sklearn", "qiskit", "networkx", "pandas"}, "mis": {"sklearn", "qiskit"}}
+HEAVY = {
+    "qubo": {"sklearn", "qiskit", "networkx", "pandas"},
+    "mis": {"sklearn", "qiskit"},
+    "score": {"sklearn", "qiskit", "networkx", "pandas"},
+}
 
 
-def test_the_qubo_and_mis_steps_import_no_heavy_library(tmp_path: Path) -> None:
+def test_the_qubo_mis_and_score_steps_import_no_heavy_library(tmp_path: Path) -> None:
     """Every step is a Slurm job of its own, so its imports are paid once a round."""
     points = str(tmp_path / "points.npz")
     assert main(["dataset", "--n-points", "600", "--centers", "3", "--out", points]) == 0
@@ -148,6 +152,19 @@ def test_the_qubo_and_mis_steps_import_no_heavy_library(tmp_path: Path) -> None:
             "1",
             "--out",
             str(tmp_path / "m.json"),
+        ],
+        [
+            "score",
+            "--points",
+            points,
+            "--qubo",
+            str(tmp_path / "q.npz"),
+            "--mis",
+            str(tmp_path / "m.json"),
+            "--round",
+            "1",
+            "--out-dir",
+            str(tmp_path / "scored"),
         ],
     ]
     for step in steps:
@@ -166,7 +183,7 @@ def test_the_qubo_and_mis_steps_import_no_heavy_library(tmp_path: Path) -> None:
             text=True,
             timeout=120,
         )
-        assert done.stdout.strip() == "0 []", (step[0], done.stdout, done.stderr)
+        assert done.stdout.splitlines()[-1] == "0 []", (step[0], done.stdout, done.stderr)
     assert json.loads((tmp_path / "m.json").read_text())["selected"]
 
 

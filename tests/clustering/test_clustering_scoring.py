@@ -55,3 +55,21 @@ def test_the_best_score_is_kept_and_the_loop_stops_at_the_threshold_or_the_last_
     assert scoring.next_score(0.5, labels, scoring.MAX_ROUNDS, worse).done
     assert not scoring.next_score(0.5, labels, 4, worse, max_rounds=5).done
     assert scoring.next_score(0.5, labels, 4, worse, threshold=0.55).done
+
+
+@pytest.mark.parametrize(
+    ("n_samples", "sample_size"), [(300, scoring.SAMPLE_SIZE), (1500, 400), (1500, 1499)]
+)
+def test_silhouette_equals_scikit_learns_sample_included(n_samples: int, sample_size: int) -> None:
+    from sklearn.metrics import silhouette_score
+
+    points, truth = make_blobs(n_samples=n_samples, centers=5, cluster_std=2.5, random_state=3)
+    labels = truth.copy()
+    labels[:3] = [7, 8, 9]  # three clusters of one point each score 0
+    expected = silhouette_score(
+        points,
+        labels,
+        sample_size=sample_size if n_samples > sample_size else None,
+        random_state=scoring.SAMPLE_SEED,
+    )
+    assert scoring.silhouette(points, labels, sample_size) == pytest.approx(expected, abs=1e-9)

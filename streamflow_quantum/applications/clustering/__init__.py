@@ -6,3 +6,8 @@ a candidate and the consensus into a weighted maximum-independent-set QUBO
 scores the chosen clusters with the silhouette (:mod:`.scoring`). :mod:`.cli` exposes
 each part as a workflow step that exchanges files (:mod:`.files`).
 """
+
+from __future__ import annotations
+
+#: The clusterings of every round, each a step of its own (:mod:`.methods`).
+METHODS = ("kmeans", "dbscan", "single")

@@ -17,7 +17,8 @@ from scipy import sparse
 from scipy.sparse.csgraph import connected_components, minimum_spanning_tree
 from scipy.spatial import Delaunay
 
-METHODS = ("kmeans", "dbscan", "single")
+from streamflow_quantum.applications.clustering import METHODS
+
 MIN_SAMPLES = 10
 
 

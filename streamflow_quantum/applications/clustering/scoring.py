@@ -15,8 +15,8 @@ MAX_ROUNDS = 10
 #: The silhouette is O(n^2): on larger inputs it is estimated on this many points.
 SAMPLE_SIZE = 10_000
 SAMPLE_SEED = 0
-#: MiB per chunk of pairwise distances (scikit-learn's default, 1024, costs ~1 GB here).
-WORKING_MEMORY = 64
+#: Rows of pairwise distances computed at once (x SAMPLE_SIZE x 8 bytes: 40 MB).
+CHUNK_ROWS = 500
 
 
 def assign(points: np.ndarray, candidates: Candidates, selection: np.ndarray) -> np.ndarray:
@@ -30,22 +30,50 @@ def assign(points: np.ndarray, candidates: Candidates, selection: np.ndarray) ->
     labels[covered] = members[covered].indices
     centroids = (members.T @ points) / members.sum(axis=0)[:, None]
     if not covered.all():
-        from sklearn.metrics import pairwise_distances_argmin
-
-        labels[~covered] = pairwise_distances_argmin(points[~covered], centroids)
+        labels[~covered] = _nearest(points[~covered], centroids)
     return labels
 
 
-def silhouette(points: np.ndarray, labels: np.ndarray) -> float:
-    """scikit-learn's silhouette, on a fixed-seed sample for large inputs; -1 for a single cluster."""
-    if len(np.unique(labels)) < 2:
-        return -1.0
-    from sklearn import config_context
-    from sklearn.metrics import silhouette_score
+def _nearest(points: np.ndarray, centroids: np.ndarray) -> np.ndarray:
+    """Index of each point's nearest centroid (there are tens of centroids at most)."""
+    squared = ((points[:, None, :] - centroids[None, :, :]) ** 2).sum(axis=2)
+    return np.argmin(squared, axis=1)
 
-    size = SAMPLE_SIZE if len(points) > SAMPLE_SIZE else None
-    with config_context(working_memory=WORKING_MEMORY):
-        return float(silhouette_score(points, labels, sample_size=size, random_state=SAMPLE_SEED))
+
+def silhouette(points: np.ndarray, labels: np.ndarray, sample_size: int = SAMPLE_SIZE) -> float:
+    """The mean silhouette coefficient, -1 for a single cluster.
+
+    It equals scikit-learn's ``silhouette_score(points, labels, sample_size=...,
+    random_state=SAMPLE_SEED)``, sample included (the tests compare the two), but is
+    computed here: importing ``sklearn.metrics`` takes about 2 s, longer than the
+    computation, and the score step is a Slurm job of its own in every round.
+    """
+    if len(points) > sample_size:
+        sample = np.random.RandomState(SAMPLE_SEED).permutation(len(points))[:sample_size]
+        points, labels = points[sample], labels[sample]
+    names, labels = np.unique(labels, return_inverse=True)
+    if len(names) < 2:
+        return -1.0
+    members = np.zeros((len(points), labels.max() + 1))
+    members[np.arange(len(points)), labels] = 1.0
+    sizes = members.sum(axis=0)
+    totals = np.empty_like(members)  # each point's summed distance to each cluster
+    squared_norms = (points**2).sum(axis=1)
+    for start in range(0, len(points), CHUNK_ROWS):
+        rows = slice(start, start + CHUNK_ROWS)
+        squared = squared_norms[rows, None] + squared_norms[None, :] - 2 * points[rows] @ points.T
+        distances = np.sqrt(np.maximum(squared, 0.0))
+        distances[np.arange(len(distances)), np.arange(start, start + len(distances))] = 0.0
+        totals[rows] = distances @ members
+    own = sizes[labels]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        inside = totals[np.arange(len(points)), labels] / (own - 1)
+        means = totals / sizes
+        means[np.arange(len(points)), labels] = np.inf
+        nearest = means.min(axis=1)
+        values = (nearest - inside) / np.maximum(inside, nearest)
+    # A point alone in its cluster scores 0, as in scikit-learn.
+    return float(np.where(own > 1, np.nan_to_num(values), 0.0).mean())
 
 
 @dataclass(frozen=True)
