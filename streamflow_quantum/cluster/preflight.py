@@ -25,14 +25,23 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import MutableMapping, MutableSequence
+from typing import Any
 
+from streamflow.core import utils
 from streamflow.core.deployment import ExecutionLocation
-from streamflow.core.exception import WorkflowExecutionException
+from streamflow.core.exception import WorkflowDefinitionException, WorkflowExecutionException
 from streamflow.core.workflow import Job, Status, Step
 from streamflow.deployment.connector.queue_manager import SlurmConnector
 from streamflow.log_handler import logger
 from streamflow.recovery.failure_manager import DummyFailureManager
 
+from streamflow_quantum.cluster.launch import (
+    LAUNCHES,
+    cancel_command,
+    new_token,
+    srun_command,
+    srun_options,
+)
 from streamflow_quantum.cluster.schema import sfq_slurm_schema
 
 #: Seconds ``scontrol ping`` may take: it answers at once when slurm.conf is readable,
@@ -50,10 +59,28 @@ class ControllerUnreachable(WorkflowExecutionException):
 
 
 class SfqSlurmConnector(SlurmConnector):
-    """A ``slurm`` deployment that fails a job at once when the controller is down."""
+    """A ``slurm`` deployment that fails a job at once when the controller is down, and
+    can start its steps with ``srun`` (``launch: srun``, :mod:`.launch`)."""
 
     #: Declared by StreamFlow's QueueManagerConnector, which has no type hints.
     _scheduled_jobs: MutableMapping[str, ExecutionLocation]
+    services: MutableMapping[str, Any]
+
+    def __init__(self, *args: Any, launch: str = "sbatch", **kwargs: Any) -> None:
+        if launch not in LAUNCHES:
+            raise WorkflowDefinitionException(f"launch: {launch!r} is not sbatch or srun")
+        self.launch = launch
+        #: srun options per service, checked before StreamFlow reads any template file.
+        self._srun_options = (
+            {
+                name: srun_options(name, settings)
+                for name, settings in (kwargs.get("services") or {}).items()
+            }
+            if launch == "srun"
+            else {}
+        )
+        super().__init__(*args, **kwargs)
+        self._srun_jobs: dict[str, ExecutionLocation] = {}
 
     @classmethod
     def get_schema(cls) -> str:
@@ -91,31 +118,87 @@ class SfqSlurmConnector(SlurmConnector):
     ) -> tuple[str, int] | None:
         if job_name:  # a Slurm job, rather than a plain command on the submitting host
             await self.ping(location)
-        job = super().run(
-            location=location,
-            command=command,
-            environment=environment,
-            workdir=workdir,
-            stdin=stdin,
-            stdout=stdout,
-            stderr=stderr,
-            capture_output=capture_output,
-            timeout=timeout,
-            job_name=job_name,
-        )
+        arguments = {
+            "location": location,
+            "command": command,
+            "environment": environment,
+            "workdir": workdir,
+            "stdin": stdin,
+            "stdout": stdout,
+            "stderr": stderr,
+            "timeout": timeout,
+        }
         if not job_name:
-            return await job
-        # While the job is queued or running, StreamFlow polls squeue, which takes
-        # ~18 s to fail once the controller is gone; ping it alongside instead.
+            return await super().run(capture_output=capture_output, **arguments)
+        if self.launch == "srun":
+            job = self._srun(job_name=job_name, **arguments)
+        else:
+            job = super().run(capture_output=capture_output, job_name=job_name, **arguments)
+        # While the job is queued or running, StreamFlow polls squeue (which takes ~18 s
+        # to fail once the controller is gone) or srun waits; ping alongside instead.
         task = asyncio.create_task(job)
         try:
             while not task.done():
-                await asyncio.wait({task}, timeout=max(self.pollingInterval, PING_PERIOD))
+                period = (
+                    PING_PERIOD if self.launch == "srun" else max(self.pollingInterval, PING_PERIOD)
+                )
+                await asyncio.wait({task}, timeout=period)
                 if not task.done():
                     await self.ping(location)
             return task.result()
         finally:
             task.cancel()
+
+    async def _srun(
+        self,
+        location: ExecutionLocation,
+        command: MutableSequence[str],
+        environment: MutableMapping[str, str] | None,
+        workdir: str | None,
+        stdin: int | str | None,
+        stdout: int | str,
+        stderr: int | str,
+        timeout: int | None,
+        job_name: str,
+    ) -> tuple[str, int] | None:
+        """Run a step as an ``srun`` job on the submitting host and wait for it to end.
+
+        The script is the one ``sbatch`` would get (StreamFlow's command and template),
+        with its redirections in the script, relative to ``workdir``, as StreamFlow's
+        local connector writes them.
+        """
+        script = self.template_map.get_command(
+            command=utils.create_command(
+                self.__class__.__name__, command, environment, workdir, stdin, stdout, stderr
+            ),
+            template=location.service,
+            environment=environment,
+            workdir=workdir,
+        )
+        token = new_token()
+        srun = srun_command(
+            script=script,
+            token=token,
+            job_name=job_name,
+            options=self._srun_options.get(location.service or "", ["--ntasks=1"]),
+            environment=location.environment,
+            workdir=workdir,
+            timeout=timeout,
+        )
+        logger.info(f"Launching job {job_name} with srun ({token})")
+        self._srun_jobs[token] = location
+        try:
+            result = await super().run(location=location, command=srun, capture_output=True)
+        except BaseException:
+            await asyncio.shield(self._cancel_srun(token))
+            raise
+        self._srun_jobs.pop(token, None)
+        return result
+
+    async def _cancel_srun(self, token: str) -> None:
+        location = self._srun_jobs.pop(token, None)
+        if location is not None:
+            await super().run(location=location, command=cancel_command(token))
 
     async def _get_output(self, job_id: str, location: ExecutionLocation) -> str:
         # Reached when the job left squeue's output, which is also what an unreachable
@@ -124,6 +207,7 @@ class SfqSlurmConnector(SlurmConnector):
         return await super()._get_output(job_id, location)
 
     async def undeploy(self, external: bool) -> None:
+        await asyncio.gather(*(self._cancel_srun(token) for token in list(self._srun_jobs)))
         if self._scheduled_jobs:
             location = next(iter(self._scheduled_jobs.values()))
             try:

@@ -1,4 +1,5 @@
-"""The ``sfq-slurm`` deployment's schema: StreamFlow's Slurm schema, polling in fractions of a second.
+"""The ``sfq-slurm`` deployment's schema: StreamFlow's Slurm schema, polling in fractions
+of a second, and ``launch`` (sbatch or srun, :mod:`.launch`).
 
 StreamFlow declares ``pollingInterval`` an integer, so a step's end is noticed half a
 second late on average, at every step of every round. Its connector sleeps
@@ -23,6 +24,19 @@ POLLING_INTERVAL = {
     "title": "Polling interval",
     "description": "Seconds between consecutive termination checks (fractions allowed)",
     "default": 5,
+}
+
+
+LAUNCH = {
+    "type": "string",
+    "enum": ["sbatch", "srun"],
+    "title": "Launch",
+    "description": (
+        "How each step becomes a Slurm job: sbatch (StreamFlow's way) waits for the "
+        "controller's next scheduling pass, up to 1 s; srun is allocated at submission and "
+        "its end is seen at once, for steps of one task on one node, tied to this host"
+    ),
+    "default": "sbatch",
 }
 
 
@@ -53,7 +67,10 @@ def _absolute_refs(node: Any, base: str) -> Any:
 def sfq_slurm_schema() -> str:
     base = _streamflow_schema("base", "queue_manager.json")
     base = _absolute_refs(base, base["$id"]) | {"$id": BASE_ID}
-    base["properties"] = base["properties"] | {"pollingInterval": POLLING_INTERVAL}
+    base["properties"] = base["properties"] | {
+        "pollingInterval": POLLING_INTERVAL,
+        "launch": LAUNCH,
+    }
     slurm = _streamflow_schema("slurm.json")
     slurm = _absolute_refs(slurm, slurm["$id"]) | {"$id": SCHEMA_ID, "$ref": BASE_ID}
     slurm["$defs"] = slurm["$defs"] | {"queueManager": base}

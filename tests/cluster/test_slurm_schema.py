@@ -44,3 +44,10 @@ def test_a_poll_may_be_a_fraction_of_a_second(validator: SfValidator, interval: 
 def test_streamflows_own_checks_still_apply(validator: SfValidator, settings: dict) -> None:
     with pytest.raises(WorkflowDefinitionException, match="configuration is invalid"):
         validator.validate(config(**settings))
+
+
+@pytest.mark.parametrize("launch", ["sbatch", "srun"])
+def test_launch_is_sbatch_or_srun(validator: SfValidator, launch: str) -> None:
+    validator.validate(config(launch=launch))
+    with pytest.raises(WorkflowDefinitionException, match="configuration is invalid"):
+        validator.validate(config(launch="fast"))
