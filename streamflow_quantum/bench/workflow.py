@@ -525,7 +525,7 @@ def main(argv: list[str]) -> int:
         "runs": args.runs,
         "quick": args.quick,
         "config": str(config),
-        "polling_interval_s": _polling_interval(config),
+        "deployments": _deployment_settings(config),
         "quantum_classical_ratio": args.quantum_classical_ratio,
         "classical_s_per_round": classical_s,
         "ratio_phase_delay_s": ratio_delay,
@@ -548,8 +548,13 @@ def main(argv: list[str]) -> int:
     return 0
 
 
-def _polling_interval(config: Path) -> list[int]:
+def _deployment_settings(config: Path) -> dict[str, dict[str, Any]]:
+    """How each deployment of the workflow's config launches and polls its jobs."""
     settings = yaml.safe_load(config.read_text())
-    return [
-        d.get("config", {}).get("pollingInterval") for d in settings.get("deployments", {}).values()
-    ]
+    return {
+        name: {
+            key: deployment.get("config", {}).get(key)
+            for key in ("launch", "pollingInterval", "maxConcurrentJobs")
+        }
+        for name, deployment in settings.get("deployments", {}).items()
+    }

@@ -54,7 +54,7 @@ def silhouette(points: np.ndarray, labels: np.ndarray, sample_size: int = SAMPLE
     names, labels = np.unique(labels, return_inverse=True)
     if len(names) < 2:
         return -1.0
-    members = np.zeros((len(points), labels.max() + 1))
+    members = np.zeros((len(points), len(names)))
     members[np.arange(len(points)), labels] = 1.0
     sizes = members.sum(axis=0)
     totals = np.empty_like(members)  # each point's summed distance to each cluster
