@@ -11,8 +11,6 @@ $namespaces:
   cwltool: http://commonwl.org/cwltool#
 requirements:
   SubworkflowFeatureRequirement: {}
-  InlineJavascriptRequirement: {}
-  StepInputExpressionRequirement: {}
 inputs:
   points:
     type: File?
@@ -60,21 +58,22 @@ steps:
     in:
       points: dataset/points_npz
       round: {default: 1}
-      done: {default: false}
+      more: {default: true}
       solver: solver
       quantum_delay: quantum_delay
       threshold: threshold
       max_rounds: max_rounds
       best_score: {default: null}
       best_clustering: {default: null}
-    out: [clustering, score, done, solution]
+    out: [clustering, score, more, next_round, solution]
     requirements:
+      # Parameter references only: a JavaScript expression here would start a
+      # JavaScript engine (about 0.25 s) between every two rounds.
       cwltool:Loop:
-        loopWhen: $(!inputs.done)
+        loopWhen: $(inputs.more)
         loop:
-          round:
-            valueFrom: $(inputs.round + 1)
-          done: done
+          round: next_round
+          more: more
           best_score: score
           best_clustering: clustering
         outputMethod: last

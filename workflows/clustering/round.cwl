@@ -25,6 +25,12 @@ outputs:
   done:
     type: boolean
     outputSource: silhouette/done
+  more:
+    type: boolean
+    outputSource: silhouette/more
+  next_round:
+    type: int
+    outputSource: silhouette/next_round
   solution:
     type: File
     doc: The MIS step's mis.json, with its quantum evidence.
@@ -77,4 +83,4 @@ steps:
       best_clustering: best_clustering
       threshold: threshold
       max_rounds: max_rounds
-    out: [clustering, score, done]
+    out: [clustering, score, done, more, next_round]

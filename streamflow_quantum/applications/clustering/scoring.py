@@ -24,11 +24,21 @@ def assign(points: np.ndarray, candidates: Candidates, selection: np.ndarray) ->
     chosen = np.flatnonzero(selection)
     if not len(chosen):
         raise ValueError("no candidate was chosen: the MIS solution is empty")
-    members = candidates.membership()[:, chosen].tocsr()
-    covered = np.diff(members.indptr) > 0
-    labels = np.empty(len(points), dtype=int)
-    labels[covered] = members[covered].indices
-    centroids = (members.T @ points) / members.sum(axis=0)[:, None]
+    position = np.full(candidates.count, -1)
+    position[chosen] = np.arange(len(chosen))
+    labels = position[candidates.holders()].max(axis=0)
+    covered = labels >= 0
+    counts = np.bincount(labels[covered], minlength=len(chosen))
+    centroids = (
+        np.stack(
+            [
+                np.bincount(labels[covered], weights=axis, minlength=len(chosen))
+                for axis in points[covered].T
+            ],
+            axis=1,
+        )
+        / counts[:, None]
+    )
     if not covered.all():
         labels[~covered] = _nearest(points[~covered], centroids)
     return labels

@@ -4,9 +4,10 @@ label: Assign, score and keep the best clustering
 doc: |
   Uncovered points join the nearest chosen centroid; the silhouette decides whether
   this round's clustering replaces the best so far, and `done` whether to stop.
-requirements:
-  InlineJavascriptRequirement: {}
+  The step writes its outputs itself (cwl.output.json), `more` and `next_round`
+  included, so that the loop around it evaluates no JavaScript.
 baseCommand: [sfq, clustering, score]
+arguments: [--cwl-output]
 inputs:
   points:
     type: File
@@ -36,14 +37,13 @@ outputs:
   clustering:
     type: File
     doc: CSV x,y,label of the best clustering so far.
-    outputBinding: {glob: clustering.csv}
   score:
     type: File
     doc: '{"silhouette", "rounds", "clusters", "best_round", "done"}'
-    outputBinding: {glob: score.json}
   done:
     type: boolean
-    outputBinding:
-      glob: score.json
-      loadContents: true
-      outputEval: $(JSON.parse(self[0].contents).done)
+  more:
+    type: boolean
+    doc: Not done.
+  next_round:
+    type: int
