@@ -117,6 +117,13 @@ class Result:
     rounds: float = 0.0
 
 
+def rotated(modes: list[str], run: int) -> list[str]:
+    """The modes in the order of run ``run``: interleaved, so that a drift in the machine's
+    load reaches every mode, and rotated, so that no mode always runs first or last."""
+    shift = run % len(modes)
+    return modes[shift:] + modes[:shift]
+
+
 def _run_baseline(dirs: list[Path], options: baseline.Options) -> None:
     jobs = [baseline.submit(d, options, wait=False) for d in dirs]
     records = wait_for_records(jobs, timeout=6 * 3600)
@@ -498,7 +505,7 @@ def main(argv: list[str]) -> int:
             )
         for concurrency in args.concurrency:
             for i in range(args.runs):
-                for mode in args.modes:  # interleaved, so that load drifts hit every mode
+                for mode in rotated(args.modes, i):
                     result, records = measure(
                         mode, concurrency, phase, workload, root, config, ratio_delay, i
                     )

@@ -7,7 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from streamflow_quantum.bench.workflow import PAPER_RATIO, Result, figures, point_row, with_ratios
+from streamflow_quantum.bench.workflow import (
+    PAPER_RATIO,
+    Result,
+    figures,
+    point_row,
+    rotated,
+    with_ratios,
+)
 from streamflow_quantum.cluster.records import read_records
 
 
@@ -101,3 +108,12 @@ def test_rows_average_runs_and_ratio_to_the_baseline() -> None:
     assert f["paper_node_seconds_over_baseline"] == pytest.approx(1161.20 / 3058.74)
     assert f["paper_quantum_classical_ratio"] == pytest.approx(120 / (539.44 / 4))
     assert abs(PAPER_RATIO - 0.89) < 0.005
+
+
+def test_modes_take_turns_at_running_first() -> None:
+    modes = ["baseline", "workflow", "malleable"]
+    orders = [rotated(modes, run) for run in range(3)]
+    assert all(sorted(order) == sorted(modes) for order in orders)
+    assert [order[0] for order in orders] == modes
+    assert [order[-1] for order in orders] == ["malleable", "baseline", "workflow"]
+    assert rotated(modes, 3) == modes
