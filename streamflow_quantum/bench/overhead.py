@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 
 from streamflow_quantum.bench.harness import BrokerThread
+from streamflow_quantum.bench.provenance import provenance
 
 GHZ5 = (
     'OPENQASM 2.0;\ninclude "qelib1.inc";\nqreg q[5];\ncreg c[5];\nh q[0];\n'
@@ -91,9 +92,19 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--json", required=True, help="where to write the figures")
     parser.add_argument("--quick", action="store_true", help="fewer steps")
     args = parser.parse_args(argv)
-    results = [measure(5 if args.quick else 20, packing) for packing in ("serial", "space-time")]
+    meta = provenance("overhead", argv)
+    steps, packings = 5 if args.quick else 20, ("serial", "space-time")
+    results = [measure(steps, packing) for packing in packings]
+    settings = {
+        "steps": steps,
+        "packings": list(packings),
+        "circuit": "GHZ-5",
+        "shots": 1000,
+        "backend": "aer (ideal)",
+        "direct_steps": max(2, steps // 5),
+    }
     with open(args.json, "w") as f:
-        json.dump({"results": results}, f, indent=2)
+        json.dump(meta | {"settings": settings, "results": results}, f, indent=2)
     print("quantum steps through an embedded broker (median; GHZ-5, 1000 shots, ideal Aer):")
     print(f"{'packing':<11} {'step wall':>10} {'backend':>8} {'round trip':>11} {'no broker':>10}")
     for r in results:
