@@ -60,10 +60,11 @@ def srun_options(name: str, settings: Mapping[str, Any]) -> list[str]:
 
     Raises `WorkflowDefinitionException` for a setting ``srun`` cannot honour.
     """
-    given = {key: value for key, value in settings.items() if value not in (None, False)}
+    given = {
+        key: value for key, value in settings.items() if value is not None and value is not False
+    }
     refused = sorted(given.keys() & (SRUN_LACKS | MANY_TASKS))
-    if str(given.get("nodes", 1)) != "1" or str(given.get("ntasks", 1)) != "1":
-        refused += [key for key in ("nodes", "ntasks") if key in given]
+    refused += [key for key in ("nodes", "ntasks") if str(given.get(key, 1)) != "1"]
     if refused:
         settings_text = ", ".join(f"{key}: {given[key]}" for key in refused)
         raise WorkflowDefinitionException(
