@@ -25,6 +25,7 @@ from typing import Any
 from streamflow.core.exception import WorkflowDefinitionException
 from streamflow.core.utils import format_seconds_to_hhmmss
 
+#: How a step becomes a Slurm job; the first is the default (StreamFlow's own way).
 LAUNCHES = ("sbatch", "srun")
 
 #: StreamFlow's Slurm service settings Slurm 22.05's ``srun`` has no option for (job

@@ -64,9 +64,8 @@ class SfqSlurmConnector(SlurmConnector):
 
     #: Declared by StreamFlow's QueueManagerConnector, which has no type hints.
     _scheduled_jobs: MutableMapping[str, ExecutionLocation]
-    services: MutableMapping[str, Any]
 
-    def __init__(self, *args: Any, launch: str = "sbatch", **kwargs: Any) -> None:
+    def __init__(self, *args: Any, launch: str = LAUNCHES[0], **kwargs: Any) -> None:
         if launch not in LAUNCHES:
             raise WorkflowDefinitionException(f"launch: {launch!r} is not sbatch or srun")
         self.launch = launch
@@ -136,12 +135,10 @@ class SfqSlurmConnector(SlurmConnector):
             job = super().run(capture_output=capture_output, job_name=job_name, **arguments)
         # While the job is queued or running, StreamFlow polls squeue (which takes ~18 s
         # to fail once the controller is gone) or srun waits; ping alongside instead.
+        period = PING_PERIOD if self.launch == "srun" else max(self.pollingInterval, PING_PERIOD)
         task = asyncio.create_task(job)
         try:
             while not task.done():
-                period = (
-                    PING_PERIOD if self.launch == "srun" else max(self.pollingInterval, PING_PERIOD)
-                )
                 await asyncio.wait({task}, timeout=period)
                 if not task.done():
                     await self.ping(location)
@@ -180,7 +177,7 @@ class SfqSlurmConnector(SlurmConnector):
             script=script,
             token=token,
             job_name=job_name,
-            options=self._srun_options.get(location.service or "", ["--ntasks=1"]),
+            options=self._srun_options.get(location.service or "") or srun_options("default", {}),
             environment=location.environment,
             workdir=workdir,
             timeout=timeout,

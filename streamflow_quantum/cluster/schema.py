@@ -16,6 +16,8 @@ import urllib.parse
 from importlib.resources import files
 from typing import Any
 
+from streamflow_quantum.cluster.launch import LAUNCHES
+
 SCHEMA_ID = "https://streamflow-quantum/schemas/deployment/sfq_slurm.json"
 BASE_ID = "https://streamflow-quantum/schemas/deployment/sfq_queue_manager.json"
 POLLING_INTERVAL = {
@@ -29,14 +31,14 @@ POLLING_INTERVAL = {
 
 LAUNCH = {
     "type": "string",
-    "enum": ["sbatch", "srun"],
+    "enum": list(LAUNCHES),
     "title": "Launch",
     "description": (
         "How each step becomes a Slurm job: sbatch (StreamFlow's way) waits for the "
         "controller's next scheduling pass, up to 1 s; srun is allocated at submission and "
         "its end is seen at once, for steps of one task on one node, tied to this host"
     ),
-    "default": "sbatch",
+    "default": LAUNCHES[0],
 }
 
 
