@@ -295,13 +295,16 @@ def figures(
 
 
 def point_row(runs: list[Result], classical_s: float | None) -> dict[str, Any]:
-    """A point's row: each figure's mean and ``<figure>_sd`` over its runs, and
-    ``quantum_classical_ratio`` (mean quantum job over the classical time per round)."""
+    """A point's row: each figure's mean and ``<figure>_sd`` over its runs,
+    ``quantum_classical_ratio`` (mean quantum job over the classical time per round), and
+    ``per_run``: each run's figures, in the order they ran."""
     per_run = [
         asdict(r) | {"quantum_classical_ratio": r.quantum_s / classical_s if classical_s else 0.0}
         for r in runs
     ]
-    return aggregate(per_run, FIGURES)
+    return aggregate(per_run, FIGURES) | {
+        "per_run": [{figure: run[figure] for figure in FIGURES} for run in per_run]
+    }
 
 
 def with_ratios(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -101,6 +101,8 @@ def test_rows_average_runs_and_ratio_to_the_baseline() -> None:
     rows = with_ratios([point_row(base, 10.0), point_row(flow, 10.0)])
     b, f = rows
     assert (b["runs"], b["wall_s"], b["wall_s_sd"]) == (2, 105.0, pytest.approx(math.sqrt(50)))
+    assert [run["wall_s"] for run in f["per_run"]] == [105.0, 115.0]
+    assert [run["node_seconds"] for run in f["per_run"]] == [30.0, 36.0]
     assert b["node_seconds_over_baseline"] == 1.0 and b["node_seconds_over_baseline_sd"] == 0.0
     assert f["node_seconds_over_baseline"] == pytest.approx(33.0 / 315.0)
     assert f["wall_over_baseline"] == pytest.approx(110.0 / 105.0)
