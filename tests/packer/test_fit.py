@@ -17,7 +17,13 @@ from streamflow_quantum.backends.base import estimate_duration_s
 from streamflow_quantum.core.model import Batch, Program
 from streamflow_quantum.packing.fidelity import success_probability
 from streamflow_quantum.packing.fit.bound import Demand, lower_bound_batches
-from streamflow_quantum.packing.fit.conflicts import Allowed, conflict_bound
+from streamflow_quantum.packing.fit.conflicts import (
+    Allowed,
+    Reach,
+    conflict_bound,
+    in_time,
+    side_by_side,
+)
 from streamflow_quantum.packing.fit.device import Device
 from streamflow_quantum.packing.fit.policy import FitPolicy
 from streamflow_quantum.packing.registry import POLICIES, policy_options
@@ -236,6 +242,36 @@ def test_at_budget_0_copies_of_one_circuit_need_a_batch_each():
         assert policy.lower_bound_batches(queue) == 1
 
 
+def test_only_programs_that_fit_after_the_shortest_within_the_longest_may_be_appended():
+    everywhere = np.ones((1, 4), dtype=bool)
+    known = Allowed(1, everywhere, everywhere)
+    short = Reach(known, 1e-6, 2e-6)
+    long = Reach(known, 10e-6, 10e-6)
+    may, may_not = in_time([short, long])
+    assert may.qubits is None  # 1 + 1 us within 10 us: it may follow another, anywhere
+    assert may_not.qubits is not None  # 1 + 10 us past the longest: never appended
+    assert in_time([Reach(known, 1e-6, 2e-6, after_resets=False), long])[0].qubits is not None
+    assert in_time([Reach(known), long])[1].qubits is None  # durations unknown: anything goes
+
+
+def test_copies_of_the_longest_circuit_are_never_appended():
+    """A program appended in time must end by the batch's longest program, so copies of the
+    queue's longest circuit never follow another. Where their budget keeps them to the same
+    qubits they need a batch each, though each would still meet its need after resets (the
+    bound let them go anywhere before, and said 1)."""
+    from streamflow_quantum.bench.packer import CHECKOUT_BENCHMARKS, load_workload
+
+    circuit = dict(load_workload(CHECKOUT_BENCHMARKS, "small_only"))["basis_trotter_n4"]
+    policy = fit_policy(device("brisbane").target)  # time packing, one append per slot
+    queue = prepared_queue(
+        policy, [Program(f"trotter{i}", circuit, 1000, fidelity_budget=0.2) for i in range(3)]
+    )
+    item = policy.prepared[queue[0].id]
+    reach = policy._reach(item, 3, True, policy.device.embeddings(item.pattern, 1000))
+    assert reach.after_resets and not side_by_side(reach.allowed, reach.allowed)
+    assert 3 <= policy.lower_bound_batches(queue) <= len(drain(policy, queue))
+
+
 @pytest.mark.parametrize("name", ["grover_n2", "iswap_n2", "toffoli_n3"])
 def test_the_bound_allows_every_placement_whose_estimate_meets_the_need(name):
     """The conflict bound may only leave out placements no packer could take: a ranking
@@ -249,7 +285,7 @@ def test_the_bound_allows_every_placement_whose_estimate_meets_the_need(name):
     item = policy.prepared[program.id]
     mappings = policy.device.embeddings(item.pattern, 1000)
     assert mappings
-    allowed = policy._allowed(item, 1, False, mappings)
+    allowed = policy._reach(item, 1, False, mappings).allowed
     meets = [
         m
         for m in mappings
@@ -292,10 +328,10 @@ def test_the_bound_in_parts_allows_the_solo_placement():
         policy, [Program("bits", random_bits(4), 1000, fidelity_budget=0.0)]
     )
     item = policy.prepared[program.id]
-    allowed = policy._allowed_in_parts(item, 1, False, item.need(policy.default_budget))
+    allowed = policy._reach_in_parts(item, 1, False, item.need(policy.default_budget)).allowed
     assert allowed.qubits is not None
     assert tuple(sorted(item.solo.mapping)) in {tuple(np.flatnonzero(r)) for r in allowed.qubits}
-    loose = policy._allowed_in_parts(item, 1, False, 0.5 * item.solo.success)
+    loose = policy._reach_in_parts(item, 1, False, 0.5 * item.solo.success).allowed
     assert loose.qubits is None  # within half its solo estimate, too many to list
 
 

@@ -9,11 +9,18 @@ Programs with the same circuit and need form a class, checked once. A class that
 cannot hold two of its own programs side by side counts each of them; otherwise it
 counts one. A class whose placements are not all listed (too many), or whose programs
 may be appended in time after another program, can share any batch, so it is left out.
+
+A program appended in time starts when its slot's first program ends and must end by
+the batch's longest program (the packer's rule: the batch lasts as long as that one),
+so only a class whose shortest placement fits after the queue's shortest program
+within its longest may be appended at all (``in_time``). The queue's longest program
+itself never can.
 """
 
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -30,6 +37,31 @@ class Allowed:
     count: int
     qubits: np.ndarray | None = None
     blocked: np.ndarray | None = None
+
+
+@dataclass(frozen=True)
+class Reach:
+    """Where the programs of one class may go within their budget, and for how long:
+    ``shortest_s`` and ``longest_s`` bound the duration of any of those placements (0 and
+    infinity where not known); ``after_resets``: whether one of them still meets the need
+    after resets of its qubits, as a program appended in time must."""
+
+    allowed: Allowed
+    shortest_s: float = 0.0
+    longest_s: float = math.inf
+    after_resets: bool = True
+
+
+def in_time(reaches: Sequence[Reach]) -> list[Allowed]:
+    """Each class's placements, or none known (it may share any batch) where its programs
+    may be appended in time: after the shortest program of the queue, ending by the
+    longest."""
+    start = min((r.shortest_s for r in reaches), default=0.0)
+    end = max((r.longest_s for r in reaches), default=math.inf)
+    return [
+        Allowed(r.allowed.count) if r.after_resets and start + r.shortest_s <= end else r.allowed
+        for r in reaches
+    ]
 
 
 def side_by_side(a: Allowed, b: Allowed) -> bool:

@@ -31,6 +31,7 @@ every queued program again (see there).
 from __future__ import annotations
 
 import functools
+import math
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
@@ -44,7 +45,7 @@ from streamflow_quantum.core.config import Schema, load_schema
 from streamflow_quantum.core.errors import ProgramError, one_line
 from streamflow_quantum.packing.fidelity import success_probability
 from streamflow_quantum.packing.fit.bound import Demand, lower_bound_batches
-from streamflow_quantum.packing.fit.conflicts import Allowed, conflict_bound
+from streamflow_quantum.packing.fit.conflicts import Allowed, Reach, conflict_bound, in_time
 from streamflow_quantum.packing.fit.device import CALL_LIMIT, Device, Search, ranked_success
 from streamflow_quantum.packing.fit.fitted import Fitted, Mapping
 from streamflow_quantum.packing.fit.pattern import Pattern, extract_pattern, restrict
@@ -499,12 +500,12 @@ class FitPolicy:
                 key = (id(item.pattern), item.need(self.default_budget))
                 classes.setdefault(key, []).append(item)
         appends = self.appends_per_slot if self.time_packing else 0
-        allowed = [
-            self._allowed(items[0], len(items), appends > 0, seen[id(items[0].pattern)][0])
+        reaches = [
+            self._reach(items[0], len(items), appends > 0, seen[id(items[0].pattern)][0])
             for items in classes.values()
         ]
         return lower_bound_batches(
-            demands, self.device.num_qubits, appends, conflict_bound(allowed)
+            demands, self.device.num_qubits, appends, conflict_bound(in_time(reaches))
         )
 
     def _buffer_share(self, pattern: Pattern, mappings: list[Mapping] | None) -> float:
@@ -516,36 +517,55 @@ class FitPolicy:
             return 1 / self.device.max_degree
         return float(self.device.buffer_shares(mappings).min())
 
-    def _allowed(
+    def _reach(
         self, item: Prepared, count: int, appends: bool, mappings: list[Mapping] | None
-    ) -> Allowed:
+    ) -> Reach:
         """Where ``item``'s program may go within its budget, over every embedding
-        (``mappings``; None: unknown, so it may go anywhere).
+        (``mappings``; None: too many to list), and how long those placements last.
 
         Every embedding is built and estimated: a ranking cost is no bound on the
         estimate (it counts the body's gates before direction fixes, and a placement
         may estimate well above what its ranking suggests), so none is skipped on it.
         With ``appends``, a program whose estimate after resets of its qubits still
-        meets its need may follow another in time.
+        meets its need may follow another in time (``conflicts.in_time`` decides).
         """
         need = item.need(self.default_budget)
         if need <= 0.0:
-            return Allowed(count)
+            return Reach(Allowed(count))
         if mappings is None:
-            return self._allowed_in_parts(item, count, appends, need)
+            return self._reach_in_parts(item, count, appends, need)
         if len(mappings) > BUILT_CAP:
-            return Allowed(count)
-        kept = []
+            return Reach(Allowed(count), *self._duration_range(item.pattern, mappings))
+        kept, durations, after_resets = [], [], False
         for mapping in mappings:
             fitted = self._fit(item.program, item.pattern, mapping)
             if fitted.success < need:
                 continue
-            if appends and success_probability(fitted.physical, self.target, after=mapping) >= need:
-                return Allowed(count)
             kept.append(mapping)
-        return Allowed(count, self.device.rows(kept), self.device.rows(kept, neighbours=True))
+            durations.append(fitted.duration_s)
+            after_resets = after_resets or (
+                appends and success_probability(fitted.physical, self.target, after=mapping) >= need
+            )
+        return Reach(
+            Allowed(count, self.device.rows(kept), self.device.rows(kept, neighbours=True)),
+            min(durations, default=0.0),
+            max(durations, default=math.inf),
+            after_resets,
+        )
 
-    def _allowed_in_parts(self, item: Prepared, count: int, appends: bool, need: float) -> Allowed:
+    def _duration_range(self, pattern: Pattern, mappings: Sequence[Mapping]) -> tuple[float, float]:
+        """The shortest and longest duration of the pattern laid on any of ``mappings``."""
+        durations = [
+            estimate_duration_s(
+                lay_out(self._turned(pattern, m), m, self.target, fix_directions=False),
+                self.target,
+            )
+            or 0.0
+            for m in mappings
+        ]
+        return min(durations), max(durations)
+
+    def _reach_in_parts(self, item: Prepared, count: int, appends: bool, need: float) -> Reach:
         """Where a program whose circuit falls apart into parts may go within ``need``
         (its whole embeddings are too many to list), found part by part.
 
@@ -555,19 +575,24 @@ class FitPolicy:
         a placement meets the need only if its parts' estimates alone multiply to it:
         those combinations are listed, a superset of the allowed placements, which can
         only lower the bound. Beyond ``BUILT_CAP`` parts' embeddings or combinations,
-        or where an appended placement might meet the need, it may go anywhere.
+        it may go anywhere.
+
+        The whole lasts at least as long as its longest part and at most as long as its
+        parts one after the other: a path through the whole circuit's operations crosses
+        from part to part only at barriers, and within each part follows that part's own.
         """
         pattern = item.pattern
         if len(pattern.parts) < 2:
-            return Allowed(count)
+            return Reach(Allowed(count))
         # Per part, its embeddings with their estimates alone (and after resets), best first.
         ranked: list[list[tuple[float, float, Mapping]]] = []
+        shortest_s, longest_s = 0.0, 0.0
         for qubits in pattern.parts:
             body, graph = pattern.part(qubits)
             mappings = self.device.embeddings_of(graph, BUILT_CAP)
             if mappings is None:
-                return Allowed(count)
-            built = []
+                return Reach(Allowed(count))
+            built, durations = [], []
             for mapping in mappings:
                 physical = lay_out(body, mapping, self.target)
                 alone = success_probability(physical, self.target)
@@ -575,24 +600,27 @@ class FitPolicy:
                     success_probability(physical, self.target, after=mapping) if appends else 0.0
                 )
                 built.append((alone, after, mapping))
+                durations.append(estimate_duration_s(physical, self.target) or 0.0)
             built.sort(key=lambda entry: -entry[0])
             ranked.append(built)
+            shortest_s = max(shortest_s, min(durations))
+            longest_s += max(durations)
         # best[j]: the most the parts from j on can multiply to.
         best = [1.0] * (len(ranked) + 1)
         for j in range(len(ranked) - 1, -1, -1):
             best[j] = best[j + 1] * ranked[j][0][0]
         found: set[frozenset[int]] = set()
+        after_resets = False
         #: Per part index and qubits used so far, the best products that reached them.
         seen: dict[tuple[int, frozenset[int]], tuple[float, float]] = {}
         stack: list[tuple[int, frozenset[int], float, float]] = [(0, frozenset(), 1.0, 1.0)]
         while stack:
             j, used, product, after = stack.pop()
             if j == len(ranked):
-                if appends and after >= need:
-                    return Allowed(count)
+                after_resets = after_resets or (appends and after >= need)
                 found.add(used)
                 if len(found) > BUILT_CAP:
-                    return Allowed(count)
+                    return Reach(Allowed(count), shortest_s, longest_s)
                 continue
             kept = seen.get((j, used))
             if kept is not None and kept[0] >= product and kept[1] >= after:
@@ -604,6 +632,7 @@ class FitPolicy:
                 if used.isdisjoint(mapping):
                     stack.append((j + 1, used.union(mapping), product * alone, after * after_reset))
         placements = [tuple(sorted(qubits)) for qubits in found]
-        return Allowed(
+        allowed = Allowed(
             count, self.device.rows(placements), self.device.rows(placements, neighbours=True)
         )
+        return Reach(allowed, shortest_s, longest_s, after_resets)
