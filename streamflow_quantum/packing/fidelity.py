@@ -104,7 +104,7 @@ class FidelityModel:
         """The model of a Target, built once per Target object (the last 16 kept)."""
         return FidelityModel(target)
 
-    def _delay_s(self, value: object, unit: str) -> float:
+    def delay_s(self, value: object, unit: str) -> float:
         """A delay's length in seconds (0 for a stretch, or in dt on a Target without dt)."""
         if not isinstance(value, (int, float)):
             return 0.0
@@ -156,7 +156,7 @@ class FidelityModel:
             if name == "delay":  # idle time, counted through the gap it leaves
                 delay = instruction.operation
                 for q in qargs:
-                    latest[q] = end - self._delay_s(delay.params[0], delay.unit)
+                    latest[q] = end - self.delay_s(delay.params[0], delay.unit)
                 continue
             op_cost, duration = ops.get((name, qargs), _UNKNOWN)
             start = end - duration

@@ -254,6 +254,27 @@ def test_only_programs_that_fit_after_the_shortest_within_the_longest_may_be_app
     assert in_time([Reach(known), long])[1].qubits is None  # durations unknown: anything goes
 
 
+@pytest.mark.parametrize("name", ["brisbane", "torino"])
+@pytest.mark.parametrize("width,seed", [(3, 1), (4, 2), (5, 3)])
+def test_every_placement_lasts_within_the_devices_duration_range(name, width, seed):
+    """The bound's cheap duration bounds must hold wherever the program is placed,
+    direction fixes included (ECR on Eagle, CZ on Heron)."""
+    from qiskit.circuit.random import random_circuit
+
+    circuit = ghz(width).remove_final_measurements(inplace=False)  # connected
+    circuit.compose(random_circuit(width, 6, max_operands=2, seed=seed), inplace=True)
+    circuit.measure_all()
+    policy = fit_policy(device(name).target)
+    (program,) = prepared_queue(policy, [Program(f"r{width}", circuit, 1000)])
+    pattern = policy.prepared[program.id].pattern
+    low, high = policy.device.duration_range(pattern.body)
+    durations = [
+        policy._fit(program, pattern, m).duration_s
+        for m in policy.device.embeddings(pattern, 20_000)[:300]
+    ]
+    assert 0 < low <= min(durations) and max(durations) <= high
+
+
 def test_copies_of_the_longest_circuit_are_never_appended():
     """A program appended in time must end by the batch's longest program, so copies of the
     queue's longest circuit never follow another. Where their budget keeps them to the same
@@ -267,7 +288,7 @@ def test_copies_of_the_longest_circuit_are_never_appended():
         policy, [Program(f"trotter{i}", circuit, 1000, fidelity_budget=0.2) for i in range(3)]
     )
     item = policy.prepared[queue[0].id]
-    reach = policy._reach(item, 3, True, policy.device.embeddings(item.pattern, 1000))
+    reach = policy._reach(item, 3, True, policy.device.embeddings(item.pattern, 1000), timed=True)
     assert reach.after_resets and not side_by_side(reach.allowed, reach.allowed)
     assert 3 <= policy.lower_bound_batches(queue) <= len(drain(policy, queue))
 

@@ -25,6 +25,7 @@ from streamflow_quantum.packing.fidelity import FidelityModel
 if TYPE_CHECKING:
     from collections.abc import Collection, Sequence
 
+    from qiskit import QuantumCircuit
     from qiskit.transpiler import Target
 
     from streamflow_quantum.packing.fit.fitted import Mapping
@@ -127,6 +128,51 @@ class Device:
         if there are more than ``cap``."""
         mappings = _embed(self.graph, range(self.num_qubits), small, cap + 1, call_limit=None)
         return None if len(mappings) > cap else mappings
+
+    @functools.cached_property
+    def _spans(self) -> dict[str, tuple[float, float]]:
+        """Per operation name, its shortest and longest duration on the device."""
+        spans: dict[str, tuple[float, float]] = {}
+        for (name, _), (_, duration) in self.model.ops.items():
+            low, high = spans.get(name, (math.inf, 0.0))
+            spans[name] = (min(low, duration), max(high, duration))
+        return spans
+
+    def duration_range(self, body: QuantumCircuit) -> tuple[float, float]:
+        """Bounds on how long ``body`` (a program on its local qubits) lasts wherever it
+        is placed: its critical path with every operation at its shortest on the device
+        and single-qubit gates at none (fixing a gate's direction resynthesises them),
+        and with every operation at its longest, each two-qubit gate widened by a
+        single-qubit layer on each side (what fixing its direction adds)."""
+        spans = self._spans
+        layer = max(
+            (high for (name, qargs), (_, high) in self.model.ops.items() if len(qargs) == 1),
+            default=0.0,
+        )
+        index = {bit: i for i, bit in enumerate(body.qubits)}
+        shortest = [0.0] * body.num_qubits
+        longest = [0.0] * body.num_qubits
+        for instruction in body.data:
+            qubits = [index[q] for q in instruction.qubits]
+            if not qubits:
+                continue
+            name = instruction.name
+            if name == "delay":
+                delay = instruction.operation
+                low = high = self.model.delay_s(delay.params[0], delay.unit)
+            elif name == "barrier":
+                low = high = 0.0
+            else:
+                low, high = spans.get(name, (0.0, 0.0))
+                if len(qubits) == 1 and name not in ("measure", "reset"):
+                    low = 0.0
+                if len(qubits) == 2:
+                    high += 2 * layer
+            start_low = max(shortest[q] for q in qubits)
+            start_high = max(longest[q] for q in qubits)
+            for q in qubits:
+                shortest[q], longest[q] = start_low + low, start_high + high
+        return max(shortest, default=0.0), max(longest, default=0.0)
 
     def rows(self, mappings: Sequence[Mapping], *, neighbours: bool = False) -> np.ndarray:
         """Each mapping's qubits (and, with ``neighbours``, the qubits next to them) as a 0/1 row."""

@@ -500,9 +500,20 @@ class FitPolicy:
                 key = (id(item.pattern), item.need(self.default_budget))
                 classes.setdefault(key, []).append(item)
         appends = self.appends_per_slot if self.time_packing else 0
+        spans = [self.device.duration_range(items[0].pattern.body) for items in classes.values()]
+        # A class may be kept from following another in time only if it may last about as
+        # long as the longest class (in_time): only those have every placement timed.
+        longest = max((low for low, _ in spans), default=0.0)
         reaches = [
-            self._reach(items[0], len(items), appends > 0, seen[id(items[0].pattern)][0])
-            for items in classes.values()
+            self._reach(
+                items[0],
+                len(items),
+                appends > 0,
+                seen[id(items[0].pattern)][0],
+                span,
+                timed=span[1] >= longest,
+            )
+            for items, span in zip(classes.values(), spans, strict=True)
         ]
         return lower_bound_batches(
             demands, self.device.num_qubits, appends, conflict_bound(in_time(reaches))
@@ -518,54 +529,61 @@ class FitPolicy:
         return float(self.device.buffer_shares(mappings).min())
 
     def _reach(
-        self, item: Prepared, count: int, appends: bool, mappings: list[Mapping] | None
+        self,
+        item: Prepared,
+        count: int,
+        appends: bool,
+        mappings: list[Mapping] | None,
+        span: tuple[float, float] = (0.0, math.inf),
+        timed: bool = False,
     ) -> Reach:
         """Where ``item``'s program may go within its budget, over every embedding
-        (``mappings``; None: too many to list), and how long those placements last.
+        (``mappings``; None: too many to list), and how long those placements last:
+        ``span`` (``Device.duration_range``), or with ``timed`` the shortest and longest
+        of them, all built.
 
         Every embedding is built and estimated: a ranking cost is no bound on the
         estimate (it counts the body's gates before direction fixes, and a placement
         may estimate well above what its ranking suggests), so none is skipped on it.
         With ``appends``, a program whose estimate after resets of its qubits still
-        meets its need may follow another in time (``conflicts.in_time`` decides).
+        meets its need may follow another in time (``conflicts.in_time`` decides);
+        unless ``timed``, the first such placement ends the search.
         """
         need = item.need(self.default_budget)
         if need <= 0.0:
-            return Reach(Allowed(count))
+            return Reach(Allowed(count), *span)
         if mappings is None:
-            return self._reach_in_parts(item, count, appends, need)
+            return self._reach_in_parts(item, count, appends, need, span)
         if len(mappings) > BUILT_CAP:
-            return Reach(Allowed(count), *self._duration_range(item.pattern, mappings))
+            return Reach(Allowed(count), *span)
         kept, durations, after_resets = [], [], False
         for mapping in mappings:
             fitted = self._fit(item.program, item.pattern, mapping)
             if fitted.success < need:
                 continue
+            if appends and not after_resets:
+                after_resets = (
+                    success_probability(fitted.physical, self.target, after=mapping) >= need
+                )
+                if after_resets and not timed:
+                    return Reach(Allowed(count), *span)
             kept.append(mapping)
             durations.append(fitted.duration_s)
-            after_resets = after_resets or (
-                appends and success_probability(fitted.physical, self.target, after=mapping) >= need
-            )
         return Reach(
             Allowed(count, self.device.rows(kept), self.device.rows(kept, neighbours=True)),
-            min(durations, default=0.0),
-            max(durations, default=math.inf),
+            min(durations, default=span[0]),
+            max(durations, default=span[1]),
             after_resets,
         )
 
-    def _duration_range(self, pattern: Pattern, mappings: Sequence[Mapping]) -> tuple[float, float]:
-        """The shortest and longest duration of the pattern laid on any of ``mappings``."""
-        durations = [
-            estimate_duration_s(
-                lay_out(self._turned(pattern, m), m, self.target, fix_directions=False),
-                self.target,
-            )
-            or 0.0
-            for m in mappings
-        ]
-        return min(durations), max(durations)
-
-    def _reach_in_parts(self, item: Prepared, count: int, appends: bool, need: float) -> Reach:
+    def _reach_in_parts(
+        self,
+        item: Prepared,
+        count: int,
+        appends: bool,
+        need: float,
+        span: tuple[float, float] = (0.0, math.inf),
+    ) -> Reach:
         """Where a program whose circuit falls apart into parts may go within ``need``
         (its whole embeddings are too many to list), found part by part.
 
@@ -575,24 +593,19 @@ class FitPolicy:
         a placement meets the need only if its parts' estimates alone multiply to it:
         those combinations are listed, a superset of the allowed placements, which can
         only lower the bound. Beyond ``BUILT_CAP`` parts' embeddings or combinations,
-        it may go anywhere.
-
-        The whole lasts at least as long as its longest part and at most as long as its
-        parts one after the other: a path through the whole circuit's operations crosses
-        from part to part only at barriers, and within each part follows that part's own.
+        it may go anywhere. ``span`` bounds how long it lasts.
         """
         pattern = item.pattern
         if len(pattern.parts) < 2:
-            return Reach(Allowed(count))
+            return Reach(Allowed(count), *span)
         # Per part, its embeddings with their estimates alone (and after resets), best first.
         ranked: list[list[tuple[float, float, Mapping]]] = []
-        shortest_s, longest_s = 0.0, 0.0
         for qubits in pattern.parts:
             body, graph = pattern.part(qubits)
             mappings = self.device.embeddings_of(graph, BUILT_CAP)
             if mappings is None:
-                return Reach(Allowed(count))
-            built, durations = [], []
+                return Reach(Allowed(count), *span)
+            built = []
             for mapping in mappings:
                 physical = lay_out(body, mapping, self.target)
                 alone = success_probability(physical, self.target)
@@ -600,11 +613,8 @@ class FitPolicy:
                     success_probability(physical, self.target, after=mapping) if appends else 0.0
                 )
                 built.append((alone, after, mapping))
-                durations.append(estimate_duration_s(physical, self.target) or 0.0)
             built.sort(key=lambda entry: -entry[0])
             ranked.append(built)
-            shortest_s = max(shortest_s, min(durations))
-            longest_s += max(durations)
         # best[j]: the most the parts from j on can multiply to.
         best = [1.0] * (len(ranked) + 1)
         for j in range(len(ranked) - 1, -1, -1):
@@ -620,7 +630,7 @@ class FitPolicy:
                 after_resets = after_resets or (appends and after >= need)
                 found.add(used)
                 if len(found) > BUILT_CAP:
-                    return Reach(Allowed(count), shortest_s, longest_s)
+                    return Reach(Allowed(count), *span)
                 continue
             kept = seen.get((j, used))
             if kept is not None and kept[0] >= product and kept[1] >= after:
@@ -635,4 +645,4 @@ class FitPolicy:
         allowed = Allowed(
             count, self.device.rows(placements), self.device.rows(placements, neighbours=True)
         )
-        return Reach(allowed, shortest_s, longest_s, after_resets)
+        return Reach(allowed, *span, after_resets)
