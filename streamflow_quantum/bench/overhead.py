@@ -22,6 +22,16 @@ from pathlib import Path
 from streamflow_quantum.bench.harness import BrokerThread
 from streamflow_quantum.bench.provenance import provenance
 
+#: Shots per quantum step, and the broker's backend (ideal Aer), both recorded in the JSON.
+SHOTS = 1000
+BACKEND = "aer"
+
+
+def direct_steps(steps: int) -> int:
+    """Steps run with no broker, the baseline: a fifth of the brokered ones, at least 2."""
+    return max(2, steps // 5)
+
+
 GHZ5 = (
     'OPENQASM 2.0;\ninclude "qelib1.inc";\nqreg q[5];\ncreg c[5];\nh q[0];\n'
     + "".join(f"cx q[{i}],q[{i + 1}];\n" for i in range(4))
@@ -40,7 +50,7 @@ def _step(circuit: str, env: dict[str, str]) -> tuple[float, dict]:
                 "streamflow_quantum.cli.main",
                 "sample",
                 "--shots",
-                "1000",
+                str(SHOTS),
                 "--output",
                 out,
                 circuit,
@@ -59,14 +69,14 @@ def measure(steps: int, packing: str) -> dict[str, float | str]:
     with tempfile.TemporaryDirectory() as tmp:
         circuit = os.path.join(tmp, "ghz5.qasm")
         Path(circuit).write_text(GHZ5)
-        with BrokerThread({"backend": "aer", "packing": packing}) as broker:
+        with BrokerThread({"backend": BACKEND, "packing": packing}) as broker:
             broker_env = env_base | broker.env
             _step(circuit, broker_env)  # warm the broker's pass manager
             for _ in range(steps):
                 wall, result = _step(circuit, broker_env)
                 brokered.append(wall)
                 backend.append(result["times"]["finished"] - result["times"]["started"])
-        for _ in range(max(2, steps // 5)):
+        for _ in range(direct_steps(steps)):
             direct.append(_step(circuit, env_base)[0])
     return figures(packing, brokered, backend, direct)
 
@@ -99,13 +109,13 @@ def main(argv: list[str]) -> int:
         "steps": steps,
         "packings": list(packings),
         "circuit": "GHZ-5",
-        "shots": 1000,
-        "backend": "aer (ideal)",
-        "direct_steps": max(2, steps // 5),
+        "shots": SHOTS,
+        "backend": f"{BACKEND} (ideal)",
+        "direct_steps": direct_steps(steps),
     }
     with open(args.json, "w") as f:
         json.dump(meta | {"settings": settings, "results": results}, f, indent=2)
-    print("quantum steps through an embedded broker (median; GHZ-5, 1000 shots, ideal Aer):")
+    print(f"quantum steps through an embedded broker (median; GHZ-5, {SHOTS} shots, ideal Aer):")
     print(f"{'packing':<11} {'step wall':>10} {'backend':>8} {'round trip':>11} {'no broker':>10}")
     for r in results:
         print(
