@@ -138,17 +138,22 @@ class Device:
             spans[name] = (min(low, duration), max(high, duration))
         return spans
 
+    @functools.cached_property
+    def _layer_s(self) -> float:
+        """The longest single-qubit operation on the device: a direction fix adds one
+        layer of them on each side of a two-qubit gate."""
+        return max(
+            (high for (_, qargs), (_, high) in self.model.ops.items() if len(qargs) == 1),
+            default=0.0,
+        )
+
     def duration_range(self, body: QuantumCircuit) -> tuple[float, float]:
         """Bounds on how long ``body`` (a program on its local qubits) lasts wherever it
         is placed: its critical path with every operation at its shortest on the device
         and single-qubit gates at none (fixing a gate's direction resynthesises them),
         and with every operation at its longest, each two-qubit gate widened by a
         single-qubit layer on each side (what fixing its direction adds)."""
-        spans = self._spans
-        layer = max(
-            (high for (name, qargs), (_, high) in self.model.ops.items() if len(qargs) == 1),
-            default=0.0,
-        )
+        spans, layer = self._spans, self._layer_s
         index = {bit: i for i, bit in enumerate(body.qubits)}
         shortest = [0.0] * body.num_qubits
         longest = [0.0] * body.num_qubits
