@@ -8,8 +8,9 @@ clock, not measured on a device. Serial is measured in the same run, and so are 
 batches HyperQ's own scheduler made of the small-only all-at-once queue on
 FakeBrisbane (``benchmarks/hyperq-batches.json``), charged on the same clock.
 Beside each policy's batch count: ``lower_bound_batches`` from ``packing/fit``
-(qubit-time area, isolation buffers, programs that run alone, and programs that
-cannot share a batch within their fidelity budget). ``mean_l1``
+(qubit-time area, isolation buffers, programs that run alone, programs that
+cannot share a batch within their fidelity budget, and the configuration LP of
+whole batches, placement by placement). ``mean_l1``
 simulates every batch's composite with the composite-faithful face
 (``backends/faithful.py``: idle delays, resets and time-packed chains included) on
 noisy Aer, for every policy, serial included, against each circuit's ideal
@@ -759,7 +760,7 @@ def configuration(args: argparse.Namespace, clock: Clock) -> dict[str, Any]:
             "arrivals": list(L1_ARRIVALS),
             "ideal": "Statevector of each measured circuit (sampled with mid-circuit measurements)",
         },
-        "lower_bound": "packing/fit FitPolicy.lower_bound_batches (bound.py, conflicts.py), appends and budget per row",
+        "lower_bound": "packing/fit FitPolicy.lower_bound_batches (bound.py, conflicts.py, cover.py), appends and budget per row",
         "throughput": THROUGHPUT_NOTE,
         "quick": args.quick,
     }

@@ -24,6 +24,7 @@ from streamflow_quantum.packing.fit.conflicts import (
     in_time,
     side_by_side,
 )
+from streamflow_quantum.packing.fit.cover import Kind, cover_bound
 from streamflow_quantum.packing.fit.device import Device
 from streamflow_quantum.packing.fit.policy import FitPolicy
 from streamflow_quantum.packing.registry import POLICIES, policy_options
@@ -206,6 +207,44 @@ def test_lower_bound_from_qubit_time_area():
     assert lower_bound_batches([*demands, *demands, Demand(1, 0, 10e-6)], 10, 1) == 3
     # Programs that pairwise cannot share a batch need one each.
     assert lower_bound_batches(demands, 10, 1, conflicts=4) == 4
+
+
+def _segments(k: int, n: int) -> frozenset[frozenset[int]]:
+    """Every placement of a k-qubit program on the line 0-1-...-(n-1)."""
+    return frozenset(frozenset(range(s, s + k)) for s in range(n - k + 1))
+
+
+def _line(n: int) -> list[tuple[int, int]]:
+    return [(q, q + 1) for q in range(n - 1)]
+
+
+def test_cover_bound_counts_which_programs_fit_together():
+    """On the line 0-1-2-3-4 one 3-qubit program per layer fits (it blocks a fourth
+    qubit): four need four batches, where qubit area says three. Only programs that may
+    be appended fill a batch's later layers."""
+    three = _segments(3, 5)
+    assert lower_bound_batches([Demand(3, _line_share(3, 5), 1e-6)] * 4, 5, 0) == 3
+    assert cover_bound(5, _line(5), [Kind(4, three, appendable=False)], 0) == 4
+    assert cover_bound(5, _line(5), [Kind(4, three, appendable=True)], 1) == 2
+    assert cover_bound(5, _line(5), [Kind(4, three, appendable=True)], 3) == 1
+    # Two that may not follow another need a first layer each; two that may follow go after them.
+    mixed = [Kind(2, three, appendable=False), Kind(2, three, appendable=True)]
+    assert cover_bound(5, _line(5), mixed, 1) == 2
+    assert cover_bound(5, _line(5), [Kind(4, three, appendable=False)], 1) == 4
+    # Never below what the caller knows already.
+    assert cover_bound(5, _line(5), [Kind(4, three, appendable=False)], 0, known=6) == 6
+    # Three 1-qubit programs fit in one layer (qubits 0, 2, 4); a fourth needs another.
+    assert cover_bound(5, _line(5), [Kind(3, _segments(1, 5), appendable=False)], 0) == 1
+    assert cover_bound(5, _line(5), [Kind(4, _segments(1, 5), appendable=False)], 0) == 2
+
+
+def test_cover_bound_on_a_device_is_what_fit_packs():
+    """Four GHZ-3 on FakeManila (the line 0-1-2-3-4) at budget 1: qubit area says three
+    batches in space, the cover says four, and four is what the packer needs."""
+    policy = fit_policy(device("manila").target, timePacking=False)
+    queue = [Program(f"ghz{i}", ghz(3), 1000, fidelity_budget=1.0) for i in range(4)]
+    assert policy.lower_bound_batches(prepared_queue(policy, queue)) == 4
+    assert len(drain(policy, queue)) == 4
 
 
 def test_conflict_bound_counts_programs_that_cannot_share():
@@ -421,6 +460,28 @@ def test_lower_bound_never_exceeds_brute_force_on_a_line(num_qubits, programs, a
     ]
     best = _fewest_batches_on_a_line(demands, num_qubits, appends)
     assert lower_bound_batches(demands, num_qubits, appends) <= best
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    num_qubits=st.integers(3, 7),
+    programs=st.lists(
+        st.tuples(st.integers(1, 4), st.integers(1, 6), st.integers(0, 3)), min_size=1, max_size=5
+    ),
+    appends=st.sampled_from([0, 1, 2]),
+)
+def test_cover_bound_never_exceeds_brute_force_on_a_line(num_qubits, programs, appends):
+    """Any program may be appended here: the cover ignores durations, so it stays below."""
+    demands = [
+        Demand(min(k, num_qubits), _line_share(min(k, num_qubits), num_qubits), d * 1e-6, flag == 0)
+        for k, d, flag in programs
+    ]
+    kinds = [
+        Kind(1, _segments(d.qubits, num_qubits), appendable=True) for d in demands if not d.alone
+    ]
+    alone = sum(d.alone for d in demands)
+    best = _fewest_batches_on_a_line(demands, num_qubits, appends)
+    assert alone + cover_bound(num_qubits, _line(num_qubits), kinds, appends) <= best
 
 
 def _line_share(k: int, n: int) -> float:

@@ -52,15 +52,20 @@ class Reach:
     after_resets: bool = True
 
 
-def in_time(reaches: Sequence[Reach]) -> list[Allowed]:
-    """Each class's placements, or none known (it may share any batch) where its programs
-    may be appended in time: after the shortest program of the queue, ending by the
-    longest."""
+def may_follow(reaches: Sequence[Reach]) -> list[bool]:
+    """Whether each class's programs may be appended in time: after the shortest program
+    of the queue, ending by the longest."""
     start = min((r.shortest_s for r in reaches), default=0.0)
     end = max((r.longest_s for r in reaches), default=math.inf)
+    return [r.after_resets and start + r.shortest_s <= end for r in reaches]
+
+
+def in_time(reaches: Sequence[Reach]) -> list[Allowed]:
+    """Each class's placements, or none known (it may share any batch) where its programs
+    may be appended in time (``may_follow``)."""
     return [
-        Allowed(r.allowed.count) if r.after_resets and start + r.shortest_s <= end else r.allowed
-        for r in reaches
+        Allowed(r.allowed.count) if follows else r.allowed
+        for r, follows in zip(reaches, may_follow(reaches), strict=True)
     ]
 
 

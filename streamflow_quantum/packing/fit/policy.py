@@ -37,6 +37,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 from qiskit.transpiler.exceptions import TranspilerError
 
 from streamflow_quantum.backends.base import estimate_duration_s
@@ -45,7 +46,14 @@ from streamflow_quantum.core.config import Schema, load_schema
 from streamflow_quantum.core.errors import ProgramError, one_line
 from streamflow_quantum.packing.fidelity import success_probability
 from streamflow_quantum.packing.fit.bound import Demand, lower_bound_batches
-from streamflow_quantum.packing.fit.conflicts import Allowed, Reach, conflict_bound, in_time
+from streamflow_quantum.packing.fit.conflicts import (
+    Allowed,
+    Reach,
+    conflict_bound,
+    in_time,
+    may_follow,
+)
+from streamflow_quantum.packing.fit.cover import Kind, cover_bound
 from streamflow_quantum.packing.fit.device import CALL_LIMIT, Device, Search, ranked_success
 from streamflow_quantum.packing.fit.fitted import Fitted, Mapping
 from streamflow_quantum.packing.fit.pattern import Pattern, extract_pattern, restrict
@@ -479,7 +487,7 @@ class FitPolicy:
 
     def lower_bound_batches(self, programs: Sequence[Program]) -> int:
         """A lower bound on the batches any isolating packer that keeps every program's
-        budget needs for ``programs`` (see bound.py and conflicts.py)."""
+        budget needs for ``programs`` (see bound.py, conflicts.py and cover.py)."""
         demands = []
         classes: dict[tuple[int, float], list[Prepared]] = {}
         #: Per pattern (programs with one circuit share one): its embeddings on the empty
@@ -515,9 +523,48 @@ class FitPolicy:
             )
             for items, span in zip(classes.values(), spans, strict=True)
         ]
-        return lower_bound_batches(
+        known = lower_bound_batches(
             demands, self.device.num_qubits, appends, conflict_bound(in_time(reaches))
         )
+        if not self.device.coupled:
+            return known
+        alone = sum(d.alone for d in demands)
+        kinds = [
+            kind
+            for items, reach, follows in zip(
+                classes.values(), reaches, may_follow(reaches), strict=True
+            )
+            for kind in self._kinds(items[0], len(items), reach, follows, seen)
+        ]
+        return alone + cover_bound(
+            self.device.num_qubits, self.device.edges, kinds, appends, known - alone
+        )
+
+    def _kinds(
+        self,
+        item: Prepared,
+        count: int,
+        reach: Reach,
+        follows: bool,
+        seen: dict[int, tuple[list[Mapping] | None, float]],
+    ) -> list[Kind]:
+        """A class's programs as ``cover.Kind``: where their budget allows them
+        (``reach``), or else anywhere they embed; a pattern whose embeddings are too many
+        counts part by part, each part anywhere it embeds (a looser cover: still a bound)."""
+        if reach.allowed.qubits is not None:
+            rows = reach.allowed.qubits
+            return [
+                Kind(count, frozenset(frozenset(np.flatnonzero(r).tolist()) for r in rows), follows)
+            ]
+        mappings = seen[id(item.pattern)][0]
+        if mappings is not None:
+            return [Kind(count, frozenset(frozenset(m) for m in mappings), follows)]
+        kinds = []
+        for qubits in item.pattern.parts:
+            parts = self.device.embeddings_of(item.pattern.part(qubits)[1], EMBEDDINGS_CAP)
+            if parts is not None:  # too many to list: left out, which only lowers the bound
+                kinds.append(Kind(count, frozenset(frozenset(m) for m in parts), follows))
+        return kinds
 
     def _buffer_share(self, pattern: Pattern, mappings: list[Mapping] | None) -> float:
         """The least buffer share of the pattern's embeddings ``mappings`` (bound.py);
