@@ -120,6 +120,44 @@ def test_fifo_head_in_every_batch_and_never_later_than_serial():
     assert policy.lower_bound_batches(queue) <= len(batches)
 
 
+def test_planning_the_whole_queue_packs_stranded_programs_into_fewer_batches():
+    """At budget 0 each program may take only its solo placement, and one batch at a
+    time leaves a tail of batches with one or two programs whose best qubits clash.
+    Planned again with those first, the queue needs fewer batches, FIFO still kept."""
+    from streamflow_quantum.bench.packer import CHECKOUT_BENCHMARKS, load_workload, make_programs
+
+    circuits = load_workload(CHECKOUT_BENCHMARKS, "small_only")
+    counts = []
+    for look_ahead in (0, 512):
+        policy = fit_policy(device("brisbane").target, lookAhead=look_ahead)
+        queue = make_programs(policy, circuits, 1000, fidelity_budget=0.0)
+        batches = drain(policy, queue)
+        batch_of = {p.id: i for i, b in enumerate(batches) for p in b.programs}
+        assert sorted(batch_of) == sorted(p.id for p in queue)  # each once
+        assert all(batch_of[p.id] <= i for i, p in enumerate(queue))
+        counts.append(len(batches))
+    assert counts[1] < counts[0]
+
+
+def test_a_plan_takes_in_programs_that_arrive_after_it():
+    """Arrivals after the queue was planned are planned with what is left: every program
+    runs exactly once, each batch with the queue head."""
+    policy = fit_policy(device("brisbane").target)
+    widths = [2, 3, 4, 5, 6, 8]
+    first = [random_program(widths[i % 6], 700 + i) for i in range(12)]
+    later = [random_program(widths[i % 6], 800 + i) for i in range(6)]
+    queue, ran, arrived = prepared_queue(policy, list(first)), [], False
+    while queue:
+        batch = policy.next_batch(queue)
+        assert queue[0] in batch.programs
+        ran += batch.programs
+        queue = [p for p in queue if p not in batch.programs]
+        if not arrived:
+            queue += prepared_queue(policy, later)
+            arrived = True
+    assert sorted(p.id for p in ran) == sorted(p.id for p in first + later)
+
+
 def test_within_the_budget_placements_leave_the_most_room():
     """Choosing, among placements within the need, the one that blocks the fewest free
     qubits fits 27 GHZ-3 copies in one FakeBrisbane batch (the best-ranked one: 23)."""

@@ -138,6 +138,7 @@ class FitPolicy:
         search_limit: int = 64,
         isolate_above: int = 16,
         default_budget: float = DEFAULT_BUDGET,
+        look_ahead: int = 512,
     ) -> None:
         self.target = target
         self.device = Device(target)
@@ -146,6 +147,9 @@ class FitPolicy:
         self.search_limit = search_limit
         self.isolate_above = isolate_above
         self.default_budget = default_budget
+        self.look_ahead = look_ahead
+        #: The batches planned for the queue (``_planned``), and the program ids they hold.
+        self._plan: tuple[frozenset[str], list[list[Fitted]]] | None = None
         #: Each queued program's preparation, by program id.
         self.prepared: dict[str, Prepared] = {}
         #: Where :meth:`recalibrate` reads a new Target (set by :meth:`from_backend`).
@@ -248,6 +252,7 @@ class FitPolicy:
         with self._lock:
             self.target = target
             self.device = Device(target)
+            self._plan = None
             self.__dict__.pop("_reset_s", None)
             # Programs with the same circuit share a pattern: placed once.
             placed: dict[int, Prepared] = {}
@@ -333,21 +338,70 @@ class FitPolicy:
             return self._next_batch(queue)
 
     def _next_batch(self, queue: Sequence[Program]) -> Batch:
-        prepared = [self.prepared[program.id] for program in queue]
-        head = prepared[0]
-        items = [head.solo]
-        if not head.alone:
-            # The head may take any of its solo candidates within its budget: the one
-            # that leaves room for the most programs (the best placement on a tie).
-            need = head.need(self.default_budget)
-            fills = [
-                self._fill(prepared, option)
-                for option in head.options
-                if option is head.solo or option.success >= need
-            ]
-            items = max(fills, key=len)
+        if 1 < len(queue) <= self.look_ahead:
+            items = self._planned(queue)
+        else:
+            items = self._batch([self.prepared[program.id] for program in queue])
         shots = min(item.program.shots_left for item in items)
         return compose_batch(items, shots, self.target)
+
+    def _planned(self, queue: Sequence[Program]) -> list[Fitted]:
+        """The planned batch that holds the queue head (FIFO: every batch holds the
+        oldest program, so none runs later than under serial FIFO).
+
+        The queue is planned whole, batch by batch as ``_batch`` packs them. Where that
+        strands programs (a batch holds less than half the average), it is planned again
+        with the programs of the last batches first: those are the ones the first pass
+        could not fit beside the others (Culberson's iterated greedy). The plan with
+        fewer batches is kept, so it never needs more batches than the first pass, and
+        a plan with no stragglers costs what packing one batch at a time did. It is
+        reused while the queue holds exactly its programs; arrivals, programs with shots
+        left and a recalibration plan it anew.
+        """
+        ids = frozenset(program.id for program in queue)
+        if self._plan is None or self._plan[0] != ids:
+            prepared = [self.prepared[program.id] for program in queue]
+            plan = self._pack_all(prepared)
+            if 2 * len(plan) * min(map(len, plan)) < len(prepared):
+                by_id = {item.program.id: item for item in prepared}
+                again = self._pack_all(
+                    [by_id[fitted.program.id] for batch in reversed(plan) for fitted in batch]
+                )
+                plan = again if len(again) < len(plan) else plan
+            self._plan = (ids, plan)
+        plan = self._plan[1]
+        head = queue[0].id
+        chosen = next(b for b in plan if any(f.program.id == head for f in b))
+        self._plan = (
+            ids - {fitted.program.id for fitted in chosen},
+            [batch for batch in plan if batch is not chosen],
+        )
+        return chosen
+
+    def _pack_all(self, prepared: list[Prepared]) -> list[list[Fitted]]:
+        """Every program in batches, each packed by ``_batch`` from what is left, in order."""
+        batches = []
+        while prepared:
+            items = self._batch(prepared)
+            batches.append(items)
+            taken = {fitted.program.id for fitted in items}
+            prepared = [item for item in prepared if item.program.id not in taken]
+        return batches
+
+    def _batch(self, prepared: list[Prepared]) -> list[Fitted]:
+        """One batch: the first program (the head) and what fits beside it."""
+        head = prepared[0]
+        if head.alone:
+            return [head.solo]
+        # The head may take any of its solo candidates within its budget: the one that
+        # leaves room for the most programs (the best placement on a tie).
+        need = head.need(self.default_budget)
+        fills = [
+            self._fill(prepared, option)
+            for option in head.options
+            if option is head.solo or option.success >= need
+        ]
+        return max(fills, key=len)
 
     def _fill(self, prepared: list[Prepared], head: Fitted) -> list[Fitted]:
         """The batch with ``head`` placed first, filled in space, then in time."""
