@@ -1,4 +1,5 @@
-"""What produced a benchmark's JSON: the commit, the command line, when, the interpreter."""
+"""What produced a benchmark's JSON: the commit, the command line, when, the interpreter and
+the versions of the packages that decide its figures."""
 
 from __future__ import annotations
 
@@ -7,10 +8,23 @@ import subprocess
 import sys
 import time
 from collections.abc import Sequence
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[2]
+#: Packages whose versions change figures: fake devices' calibrations, simulation, solvers.
+PACKAGES = (
+    "streamflow",
+    "cwltool",
+    "qiskit",
+    "qiskit-aer",
+    "qiskit-ibm-runtime",
+    "numpy",
+    "scipy",
+    "rustworkx",
+    "networkx",
+)
 
 
 def commit() -> str:
@@ -33,10 +47,11 @@ def provenance(
     benchmark: str, argv: Sequence[str], command: Sequence[str] = ("sfq", "bench")
 ) -> dict[str, Any]:
     """What produced a JSON: the commit, the command line (``command benchmark argv``),
-    when, and the interpreter."""
+    when, the interpreter and ``PACKAGES``' versions."""
     return {
         "commit": commit(),
         "command": shlex.join([*command, benchmark, *argv]),
         "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "python": sys.version.split()[0],
+        "packages": {name: metadata.version(name) for name in PACKAGES},
     }

@@ -6,6 +6,8 @@ import math
 import subprocess
 
 import pytest
+import qiskit
+import qiskit_aer
 
 from streamflow_quantum.bench.provenance import provenance
 from streamflow_quantum.bench.vqpu import FIGURES, point_row
@@ -72,3 +74,5 @@ def test_provenance_names_the_commit_and_the_command() -> None:
     head = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True)
     assert meta["commit"].startswith(head.stdout.strip())
     assert meta["command"] == "sfq bench vqpu --json x.json --runs 5"
+    assert meta["packages"]["qiskit"] == qiskit.__version__
+    assert meta["packages"]["qiskit-aer"] == qiskit_aer.__version__
