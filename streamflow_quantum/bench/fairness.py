@@ -211,6 +211,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str]) -> int:
     args = _parser().parse_args(argv)
+    meta = provenance("fairness", argv)  # before the run: its commit is the one measured
     if args.quick:
         args.flood, args.trickle = 100, 10
     policies = args.policies.split(",")
@@ -235,7 +236,7 @@ def main(argv: list[str]) -> int:
     fair = next((r for r in results if r["policy"] == "fair-share" and r["user"] == "b"), None)
     report = {
         "benchmark": "fairness",
-        **provenance("fairness", argv),
+        **meta,
         "settings": vars(args)
         | {
             "broker": base,

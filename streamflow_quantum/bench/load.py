@@ -117,6 +117,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str]) -> int:
     args = _parser().parse_args(argv)
+    meta = provenance("load", argv)  # before the run: its commit is the one measured
     if args.quick:
         args.clients, args.programs, args.runs = 10, 5, 1
     settings = {
@@ -143,7 +144,7 @@ def main(argv: list[str]) -> int:
     wrong = sum(r["loaded"]["wrong"] for r in runs)
     report = {
         "benchmark": "load",
-        **provenance("load", argv),
+        **meta,
         "settings": vars(args) | {"broker_settings": settings},
         "runs": runs,
         "lost": lost,

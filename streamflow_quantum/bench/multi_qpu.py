@@ -180,6 +180,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str]) -> int:
     args = _parser().parse_args(argv)
+    meta = provenance("multi-qpu", argv)  # before the run: its commit is the one measured
     if args.quick and not args.programs:
         args.programs = 60
     queue = load_workload(default_benchmarks(), args.workload)
@@ -213,7 +214,7 @@ def main(argv: list[str]) -> int:
     results = [one, two, failing]
     report = {
         "benchmark": "multi-qpu",
-        **provenance("multi-qpu", argv),
+        **meta,
         "settings": vars(args) | {"broker": base, "clock": vars(clock), "warm_up": WARM_UP},
         "results": results,
         "targets": {

@@ -818,11 +818,12 @@ def main(argv: list[str]) -> int:
     args.workloads = ["small_only"] if args.quick else list(WORKLOADS)
     args.arrivals = ["all-at-once"] if args.quick else list(ARRIVALS)
     clock = Clock(args.overhead, args.rep_delay, args.shots)
+    meta = provenance("packer", argv)  # before the run: its commit is the one measured
     started = time.perf_counter()
     results = measure(args, clock)
     reached = targets(results)
     document = {
-        **provenance("packer", argv),
+        **meta,
         "configuration": configuration(args, clock),
         "clock": asdict(clock),
         "throughput": THROUGHPUT_NOTE,
