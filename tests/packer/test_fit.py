@@ -16,6 +16,7 @@ from qiskit_ibm_runtime.fake_provider import FakeBrisbane, FakeFez, FakeManilaV2
 from streamflow_quantum.backends.base import estimate_duration_s
 from streamflow_quantum.core.model import Batch, Program
 from streamflow_quantum.packing.fidelity import success_probability
+from streamflow_quantum.packing.fit import cover
 from streamflow_quantum.packing.fit.bound import Demand, lower_bound_batches
 from streamflow_quantum.packing.fit.conflicts import (
     Allowed,
@@ -274,6 +275,11 @@ def test_cover_bound_counts_which_programs_fit_together():
     # Three 1-qubit programs fit in one layer (qubits 0, 2, 4); a fourth needs another.
     assert cover_bound(5, _line(5), [Kind(3, _segments(1, 5), appendable=False)], 0) == 1
     assert cover_bound(5, _line(5), [Kind(4, _segments(1, 5), appendable=False)], 0) == 2
+
+
+def test_cover_bound_leaves_queues_with_too_many_placements_to_the_other_bounds(monkeypatch):
+    monkeypatch.setattr(cover, "PLACEMENTS_CAP", 2)
+    assert cover_bound(5, _line(5), [Kind(4, _segments(3, 5), appendable=False)], 0, known=3) == 3
 
 
 def test_cover_bound_on_a_device_is_what_fit_packs():

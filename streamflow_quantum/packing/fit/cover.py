@@ -13,7 +13,8 @@ placement. Column generation solves it. The LP over the batches found so far pri
 each kind; a MILP (scipy's HiGHS) finds the layer of highest price. Whatever the LP has
 reached, Farley's bound ``sum(count x price) / (the highest price of any batch)`` is a
 lower bound on it, taken with the MILP's proven upper bound, so a time limit only makes
-the bound weaker, never wrong.
+the bound weaker, never wrong. A queue with more placements than ``PLACEMENTS_CAP`` is
+left to the other bounds.
 """
 
 from __future__ import annotations
@@ -32,6 +33,9 @@ PRICE_LIMIT_S = 10.0
 TOTAL_LIMIT_S = 120.0
 #: Master iterations at most.
 ROUNDS = 60
+#: Placements a layer may list: beyond, HiGHS spends minutes before its time limit
+#: applies (small&med on FakeBrisbane lists 27881), so the cover leaves the bound as known.
+PLACEMENTS_CAP = 10_000
 EPS = 1e-6
 #: Relative gap at which a pricing MILP stops: its proven bound is what Farley divides by.
 GAP = 0.01
@@ -77,6 +81,8 @@ def cover_bound(
     if not merged:
         return known
     keys = list(merged)
+    if sum(len(placements) for placements, _ in keys) > PLACEMENTS_CAP:
+        return known
     counts = np.array([merged[k] for k in keys], dtype=float)
     layers = [_layer(num_qubits, edges, keys, range(len(keys)))]
     later = [i for i, (_, appendable) in enumerate(keys) if appendable]
