@@ -558,6 +558,8 @@ def measure(args: argparse.Namespace, clock: Clock) -> list[dict[str, Any]]:
                     row = base_row(device, workload, arrival, variant, "ours", bound)
                     row |= figures(run, serial, active_s, backend.num_qubits)
                     row["prepare_ms_per_program"] = 1000 * prepare_s / len(programs)
+                    #: In the order they ran: where a packing strands programs.
+                    row["programs_per_batch"] = [len(b.programs) for b in run.batches]
                     row["mean_l1"] = l1
                     row["serial_mean_l1"] = serial_l1
                     results.append(row)
