@@ -496,7 +496,9 @@ def _fewest_batches_on_a_line(demands: list[Demand], num_qubits: int, appends: i
     ),
     appends=st.sampled_from([0, 1, 2]),
 )
-def test_lower_bound_never_exceeds_brute_force_on_a_line(num_qubits, programs, appends):
+def test_lower_bounds_never_exceed_brute_force_on_a_line(num_qubits, programs, appends):
+    """The area bound, and the cover with every program free to be appended (it ignores
+    durations, so it stays below too)."""
     # (qubits, whole microseconds, 0: must run alone).
     demands = [
         Demand(min(k, num_qubits), _line_share(min(k, num_qubits), num_qubits), d * 1e-6, flag == 0)
@@ -504,27 +506,10 @@ def test_lower_bound_never_exceeds_brute_force_on_a_line(num_qubits, programs, a
     ]
     best = _fewest_batches_on_a_line(demands, num_qubits, appends)
     assert lower_bound_batches(demands, num_qubits, appends) <= best
-
-
-@settings(max_examples=100, deadline=None)
-@given(
-    num_qubits=st.integers(3, 7),
-    programs=st.lists(
-        st.tuples(st.integers(1, 4), st.integers(1, 6), st.integers(0, 3)), min_size=1, max_size=5
-    ),
-    appends=st.sampled_from([0, 1, 2]),
-)
-def test_cover_bound_never_exceeds_brute_force_on_a_line(num_qubits, programs, appends):
-    """Any program may be appended here: the cover ignores durations, so it stays below."""
-    demands = [
-        Demand(min(k, num_qubits), _line_share(min(k, num_qubits), num_qubits), d * 1e-6, flag == 0)
-        for k, d, flag in programs
-    ]
     kinds = [
         Kind(1, _segments(d.qubits, num_qubits), appendable=True) for d in demands if not d.alone
     ]
     alone = sum(d.alone for d in demands)
-    best = _fewest_batches_on_a_line(demands, num_qubits, appends)
     assert alone + cover_bound(num_qubits, _line(num_qubits), kinds, appends) <= best
 
 
