@@ -148,8 +148,10 @@ class FitPolicy:
         self.isolate_above = isolate_above
         self.default_budget = default_budget
         self.look_ahead = look_ahead
-        #: The batches planned for the queue (``_planned``), and the program ids they hold.
-        self._plan: tuple[frozenset[str], list[list[Fitted]]] | None = None
+        #: The batches planned for what is queued (``_planned``), and the program ids the
+        #: last batch left queued (None: none yet, or a new calibration).
+        self._plan: list[list[Fitted]] | None = None
+        self._left: frozenset[str] | None = None
         #: Each queued program's preparation, by program id.
         self.prepared: dict[str, Prepared] = {}
         #: Where :meth:`recalibrate` reads a new Target (set by :meth:`from_backend`).
@@ -252,7 +254,7 @@ class FitPolicy:
         with self._lock:
             self.target = target
             self.device = Device(target)
-            self._plan = None
+            self._plan, self._left = None, None
             self.__dict__.pop("_reset_s", None)
             # Programs with the same circuit share a pattern: placed once.
             placed: dict[int, Prepared] = {}
@@ -338,10 +340,15 @@ class FitPolicy:
             return self._next_batch(queue)
 
     def _next_batch(self, queue: Sequence[Program]) -> Batch:
-        if 1 < len(queue) <= self.look_ahead:
+        ids = frozenset(program.id for program in queue)
+        # Steady: nothing arrived and nothing came back (shots left) since the last batch.
+        steady = self._left is None or ids == self._left
+        if steady and 1 < len(queue) <= self.look_ahead:
             items = self._planned(queue)
         else:
+            self._plan = None
             items = self._batch([self.prepared[program.id] for program in queue])
+        self._left = ids - {item.program.id for item in items}
         shots = min(item.program.shots_left for item in items)
         return compose_batch(items, shots, self.target)
 
@@ -355,11 +362,11 @@ class FitPolicy:
         could not fit beside the others (Culberson's iterated greedy). The plan with
         fewer batches is kept, so it never needs more batches than the first pass, and
         a plan with no stragglers costs what packing one batch at a time did. It is
-        reused while the queue holds exactly its programs; arrivals, programs with shots
-        left and a recalibration plan it anew.
+        reused while the queue stays steady; while programs arrive (or come back with
+        shots left), batches are packed one at a time, so planning never repeats per
+        batch, and the queue is planned again once it is steady.
         """
-        ids = frozenset(program.id for program in queue)
-        if self._plan is None or self._plan[0] != ids:
+        if self._plan is None:
             prepared = [self.prepared[program.id] for program in queue]
             plan = self._pack_all(prepared)
             if 2 * len(plan) * min(map(len, plan)) < len(prepared):
@@ -368,14 +375,10 @@ class FitPolicy:
                     [by_id[fitted.program.id] for batch in reversed(plan) for fitted in batch]
                 )
                 plan = again if len(again) < len(plan) else plan
-            self._plan = (ids, plan)
-        plan = self._plan[1]
+            self._plan = plan
         head = queue[0].id
-        chosen = next(b for b in plan if any(f.program.id == head for f in b))
-        self._plan = (
-            ids - {fitted.program.id for fitted in chosen},
-            [batch for batch in plan if batch is not chosen],
-        )
+        chosen = next(b for b in self._plan if any(f.program.id == head for f in b))
+        self._plan = [batch for batch in self._plan if batch is not chosen]
         return chosen
 
     def _pack_all(self, prepared: list[Prepared]) -> list[list[Fitted]]:
