@@ -84,7 +84,11 @@ def cover_bound(
     if sum(len(placements) for placements, _ in keys) > PLACEMENTS_CAP:
         return known
     counts = np.array([merged[k] for k in keys], dtype=float)
-    layers = [_layer(num_qubits, edges, keys, range(len(keys)))]
+    around: list[set[int]] = [set() for _ in range(num_qubits)]
+    for a, b in edges:
+        around[a].add(b)
+        around[b].add(a)
+    layers = [_layer(around, edges, keys, range(len(keys)))]
     later = [i for i, (_, appendable) in enumerate(keys) if appendable]
     #: Where every kind may be appended, a batch is ``1 + appends`` layers of any kind:
     #: the LP is the space-only one over ``1 + appends``.
@@ -92,7 +96,7 @@ def cover_bound(
     if appends and len(later) == len(keys):
         layered, appends = 1 + appends, 0
     elif appends and later:
-        layers.append(_layer(num_qubits, edges, keys, later))
+        layers.append(_layer(around, edges, keys, later))
     # Columns are layers: batches' first layers (any kind), then appended layers, at most
     # ``appends`` of those per first layer. It starts from one program per batch.
     columns: list[list[np.ndarray]] = [[np.eye(len(keys))[i] for i in range(len(keys))], []]
@@ -163,13 +167,15 @@ def _greedy(layer: _Layer, prices: np.ndarray, counts: np.ndarray) -> tuple[np.n
 
 
 def _layer(
-    num_qubits: int,
+    around: Sequence[set[int]],
     edges: Sequence[tuple[int, int]],
     keys: Sequence[tuple[frozenset[frozenset[int]], bool]],
     kinds: Sequence[int],
 ) -> _Layer:
-    """One isolated layer of ``kinds``: per qubit at most one placement holds it, per
-    coupling edge at most one placement touches its ends."""
+    """One isolated layer of ``kinds`` on the device whose qubits have neighbours
+    ``around``: per qubit at most one placement holds it, per coupling edge at most one
+    placement touches its ends."""
+    num_qubits = len(around)
     placements = [(i, sorted(s)) for i in kinds for s in sorted(keys[i][0], key=sorted)]
     holding: list[list[int]] = [[] for _ in range(num_qubits)]
     for j, (_, qubits) in enumerate(placements):
@@ -180,10 +186,6 @@ def _layer(
     isolation = _incidence(rows, len(placements))
     kind_of = np.array([i for i, _ in placements], dtype=int)
     per_kind = _incidence([list(np.flatnonzero(kind_of == i)) for i in kinds], len(placements))
-    around: list[set[int]] = [set() for _ in range(num_qubits)]
-    for a, b in edges:
-        around[a].add(b)
-        around[b].add(a)
     sets = [frozenset(members) for _, members in placements]
     blocked = [s.union(*(around[q] for q in s)) for s in sets]
     return _Layer(list(kinds), kind_of, sets, blocked, isolation, per_kind)
