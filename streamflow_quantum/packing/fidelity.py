@@ -44,7 +44,9 @@ from __future__ import annotations
 import functools
 import math
 from collections.abc import Iterable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
 
 if TYPE_CHECKING:
     from qiskit import QuantumCircuit
@@ -128,6 +130,20 @@ class FidelityModel:
         del start_s  # waiting in |0> costs nothing under this model
         if self.ideal:
             return 1.0
+        cost, idle = self._walk(circuit, after)
+        probability = math.exp(-cost)
+        for q, t in enumerate(idle):
+            if t > 0.0:
+                probability *= float(relaxation_success(t, *self.rates[q]))
+        return probability
+
+    def idle_times(self, circuit: QuantumCircuit) -> list[float]:
+        """Per qubit of ``circuit``, the time it idles holding state (what decoheres)."""
+        return self._walk(circuit, ())[1]
+
+    def _walk(self, circuit: QuantumCircuit, after: Iterable[int]) -> tuple[float, list[float]]:
+        """The operations' total ``-log(1 - error)`` (resets of ``after`` included) and
+        each qubit's idle time, from one backward pass (the module's schedule)."""
         n = circuit.num_qubits
         index = {bit: i for i, bit in enumerate(circuit.qubits)}
         ops, free, reset_cost = self.ops, self.free, self.reset_cost
@@ -174,13 +190,13 @@ class FidelityModel:
         for q in after:
             if first[q] != "reset":
                 cost += reset_cost[q]
-        probability = math.exp(-cost)
-        rates = self.rates
-        for q, t in enumerate(idle):
-            if t > 0.0:
-                r1, r2 = rates[q]
-                probability *= 0.25 + 0.25 * math.exp(-t * r1) + 0.5 * math.exp(-t * r2)
-        return probability
+        return cost, idle
+
+
+def relaxation_success(t: Any, rate1: Any, rate2: Any) -> Any:
+    """The Pauli-twirled thermal-relaxation channel's success after idling ``t`` seconds
+    at rates ``1/T1`` and ``1/T2`` (scalars or numpy arrays, broadcast)."""
+    return 0.25 + 0.25 * np.exp(-t * rate1) + 0.5 * np.exp(-t * rate2)
 
 
 def success_probability(

@@ -33,7 +33,7 @@ from __future__ import annotations
 import functools
 import math
 import threading
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
@@ -83,6 +83,10 @@ SLACK = 0.99
 #: on at most ``BUILT_CAP`` of them (each built and estimated); beyond, it assumes the least.
 EMBEDDINGS_CAP = 20_000
 BUILT_CAP = 512
+#: A program whose pattern has at most this many embeddings is placed from the list of
+#: them, ranked once per calibration, rather than by a VF2 search per batch: a search
+#: finds the first embeddings in qubit order, the list the best ranked anywhere free.
+LISTED_CAP = 4096
 
 
 @dataclass(eq=False)
@@ -98,13 +102,14 @@ class Prepared:
     #: The placements estimated alone on the empty device, best first (``solo`` first).
     options: tuple[Fitted, ...]
     isolated: bool
-    #: Solo success over what its ranking cost alone promises: idle decoherence and
-    #: direction fixes, which vary little between placements of one program.
-    idle: float = 1.0
+    #: Solo success over what its ranking cost promises: what the ranking leaves out
+    #: (direction fixes, idle times that differ from the compiled circuit's), which
+    #: varies little between placements of one program.
+    unranked: float = 1.0
 
     def forecast(self, cost: float) -> float:
         """The success a placement of ranking cost ``cost`` should reach, before building it."""
-        return ranked_success(cost) * self.idle
+        return ranked_success(cost) * self.unranked
 
     @property
     def alone(self) -> bool:
@@ -193,7 +198,7 @@ class FitPolicy:
             raise ProgramError(
                 f"{program.name}: cannot compile for this device: {one_line(error)}"
             ) from error
-        pattern = extract_pattern(compiled)
+        pattern = extract_pattern(compiled, self.device.model.idle_times(compiled))
         isolated = midcircuit_operations(circuit) > self.isolate_above
         with self._lock:
             self.prepared[program.id] = self._place_alone(program, pattern, isolated)
@@ -262,6 +267,7 @@ class FitPolicy:
                 done = placed.get(id(item.pattern))
                 if done is None:
                     item.pattern.laid.clear()  # estimated with the old errors
+                    item.pattern.listed.clear()
                     done = placed[id(item.pattern)] = self._place_alone(
                         item.program, item.pattern, item.isolated
                     )
@@ -357,35 +363,78 @@ class FitPolicy:
         oldest program, so none runs later than under serial FIFO).
 
         The queue is planned whole, batch by batch as ``_batch`` packs them. Where that
-        strands programs (a batch holds less than half the average), it is planned again
-        with the programs of the last batches first: those are the ones the first pass
-        could not fit beside the others (Culberson's iterated greedy). The plan with
-        fewer batches is kept, so it never needs more batches than the first pass, and
-        a plan with no stragglers costs what packing one batch at a time did. It is
-        reused while the queue stays steady; while programs arrive (or come back with
-        shots left), batches are packed one at a time, so planning never repeats per
-        batch, and the queue is planned again once it is steady.
+        strands programs (a batch holds less than half the average), it is planned
+        again, twice at most, and the plan with the fewest batches is kept, so it never
+        needs more batches than the first pass, and a plan with no stragglers costs
+        what packing one batch at a time did:
+
+        - *spread*: aiming at one batch fewer, each batch takes its share of every circuit
+          the stranded batches hold before any other program (after the head): a circuit
+          with few places within its budget no longer waits for a last batch of its own;
+        - *iterated greedy* (Culberson): the best plan's last batches first, since those
+          hold what the passes before could not fit beside the others.
+
+        The plan is reused while the queue stays steady; while programs arrive (or come
+        back with shots left), batches are packed one at a time, so planning never
+        repeats per batch, and the queue is planned again once it is steady.
         """
         if self._plan is None:
             prepared = [self.prepared[program.id] for program in queue]
             plan = self._pack_all(prepared)
-            if 2 * len(plan) * min(map(len, plan)) < len(prepared):
-                by_id = {item.program.id: item for item in prepared}
-                again = self._pack_all(
-                    [by_id[fitted.program.id] for batch in reversed(plan) for fitted in batch]
-                )
-                plan = again if len(again) < len(plan) else plan
+            by_id = {item.program.id: item for item in prepared}
+            for spread in (True, False):
+                average = len(prepared) / len(plan)
+                stranded = {
+                    id(by_id[fitted.program.id].pattern)
+                    for batch in plan
+                    if 2 * len(batch) < average
+                    for fitted in batch
+                }
+                if not stranded:
+                    break
+                if spread:
+                    other = self._pack_all(prepared, len(plan) - 1, stranded)
+                else:
+                    again = [
+                        by_id[fitted.program.id] for batch in reversed(plan) for fitted in batch
+                    ]
+                    other = self._pack_all(again)
+                plan = other if len(other) < len(plan) else plan
             self._plan = plan
         head = queue[0].id
         chosen = next(b for b in self._plan if any(f.program.id == head for f in b))
         self._plan = [batch for batch in self._plan if batch is not chosen]
         return chosen
 
-    def _pack_all(self, prepared: list[Prepared]) -> list[list[Fitted]]:
-        """Every program in batches, each packed by ``_batch`` from what is left, in order."""
-        batches = []
+    def _pack_all(
+        self, prepared: list[Prepared], spread: int = 0, kinds: Collection[int] = ()
+    ) -> list[list[Fitted]]:
+        """Every program in batches, each packed by ``_batch`` from what is left, in order.
+
+        With ``spread`` batches in view, each batch reserves its share of every circuit
+        in ``kinds`` (pattern ids) still queued: the ``ceil(left / batches to go)``
+        oldest programs of it.
+        """
+        batches: list[list[Fitted]] = []
         while prepared:
-            items = self._batch(prepared)
+            reserved: list[Prepared] = []
+            if spread:
+                to_go = max(spread - len(batches), 1)
+                left: dict[int, int] = {}
+                for item in prepared:
+                    if id(item.pattern) in kinds:
+                        left[id(item.pattern)] = left.get(id(item.pattern), 0) + 1
+                share = {key: math.ceil(n / to_go) for key, n in left.items()}
+                if id(prepared[0].pattern) in share:  # the head is one of its circuit's share
+                    share[id(prepared[0].pattern)] -= 1
+                for item in prepared[1:]:
+                    if share.get(id(item.pattern), 0) > 0 and not item.alone:
+                        share[id(item.pattern)] -= 1
+                        reserved.append(item)
+            chosen = {id(item) for item in reserved}
+            items = self._batch(
+                [prepared[0], *reserved, *(i for i in prepared[1:] if id(i) not in chosen)]
+            )
             batches.append(items)
             taken = {fitted.program.id for fitted in items}
             prepared = [item for item in prepared if item.program.id not in taken]
@@ -434,8 +483,7 @@ class FitPolicy:
             if fitted is None:
                 if failed.get(id(pattern), float("inf")) <= need:
                     continue
-                search = self.device.search(pattern, free, self.search_limit, linked=item.linked)
-                fitted = self._best(item, search, need, free=free)
+                fitted = self._best(item, self._candidates(item, free), need, free=free)
                 if fitted is None:
                     failed[id(pattern)] = min(need, failed.get(id(pattern), float("inf")))
                     continue
@@ -445,6 +493,19 @@ class FitPolicy:
             if not free:
                 break
         return placed
+
+    def _candidates(self, item: Prepared, qubits: Collection[int]) -> Search:
+        """The item's best ranked embeddings on ``qubits`` forecast to come near its need:
+        from its pattern's listing where it has one, else by a VF2 search."""
+        listed = item.pattern.listed
+        if item.linked not in listed:
+            listed[item.linked] = self.device.listing(item.pattern, LISTED_CAP, linked=item.linked)
+        listing = listed[item.linked]
+        if listing is None:
+            return self.device.search(item.pattern, qubits, self.search_limit, linked=item.linked)
+        need = item.need(self.default_budget) * SLACK
+        max_cost = math.log(item.unranked / need) if need > 0 else math.inf
+        return listing.within(qubits, self.device.num_qubits, max_cost, self.search_limit)
 
     def _best(
         self,
@@ -519,10 +580,7 @@ class FitPolicy:
                     or failed.get(key, float("inf")) <= need
                 ):
                     continue
-                search = self.device.search(
-                    item.pattern, slot.qubits, self.search_limit, linked=item.linked
-                )
-                fitted = self._best(item, search, need, slot, horizon)
+                fitted = self._best(item, self._candidates(item, slot.qubits), need, slot, horizon)
                 if fitted is None:
                     failed[key] = min(need, failed.get(key, float("inf")))
                     continue
