@@ -18,7 +18,6 @@ from streamflow_quantum.packing.hyperq.compose import empty_like
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
 
-    from streamflow_quantum.packing.fit.device import Listing
     from streamflow_quantum.packing.fit.fitted import Fitted
 
 
@@ -49,8 +48,6 @@ class Pattern:
     turned: dict[tuple[bool, ...], QuantumCircuit] = field(default_factory=dict, repr=False)
     #: Placements built at a batch's start, by mapping (the policy keeps the last few).
     laid: dict[tuple[int, ...], Fitted] = field(default_factory=dict, repr=False)
-    #: Every embedding ranked (see :meth:`Device.listing`), linked and not (the policy's).
-    listed: dict[bool, Listing | None] = field(default_factory=dict, repr=False)
 
     @cached_property
     def grouped(self) -> dict[tuple[str, int], tuple[np.ndarray, np.ndarray]]:

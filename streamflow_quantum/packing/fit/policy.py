@@ -33,6 +33,7 @@ from __future__ import annotations
 import functools
 import math
 import threading
+import weakref
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
@@ -54,7 +55,13 @@ from streamflow_quantum.packing.fit.conflicts import (
     may_follow,
 )
 from streamflow_quantum.packing.fit.cover import Kind, cover_bound
-from streamflow_quantum.packing.fit.device import CALL_LIMIT, Device, Search, ranked_success
+from streamflow_quantum.packing.fit.device import (
+    CALL_LIMIT,
+    Device,
+    Listing,
+    Search,
+    ranked_success,
+)
 from streamflow_quantum.packing.fit.fitted import Fitted, Mapping
 from streamflow_quantum.packing.fit.pattern import Pattern, extract_pattern, restrict
 from streamflow_quantum.packing.hyperq.compose import compose_batch, lay_out
@@ -159,6 +166,11 @@ class FitPolicy:
         self._left: frozenset[str] | None = None
         #: Each queued program's preparation, by program id.
         self.prepared: dict[str, Prepared] = {}
+        #: Per pattern, its listing (``Device.listing``) with and without component
+        #: links; kept while the pattern lives (programs with one circuit share it).
+        self._listings: weakref.WeakKeyDictionary[Pattern, dict[bool, Listing | None]] = (
+            weakref.WeakKeyDictionary()
+        )
         #: Where :meth:`recalibrate` reads a new Target (set by :meth:`from_backend`).
         self.backend: Backend | None = None
         self._lock = threading.Lock()
@@ -260,6 +272,7 @@ class FitPolicy:
             self.target = target
             self.device = Device(target)
             self._plan, self._left = None, None
+            self._listings.clear()  # ranked with the old errors
             self.__dict__.pop("_reset_s", None)
             # Programs with the same circuit share a pattern: placed once.
             placed: dict[int, Prepared] = {}
@@ -267,7 +280,6 @@ class FitPolicy:
                 done = placed.get(id(item.pattern))
                 if done is None:
                     item.pattern.laid.clear()  # estimated with the old errors
-                    item.pattern.listed.clear()
                     done = placed[id(item.pattern)] = self._place_alone(
                         item.program, item.pattern, item.isolated
                     )
@@ -497,7 +509,7 @@ class FitPolicy:
     def _candidates(self, item: Prepared, qubits: Collection[int]) -> Search:
         """The item's best ranked embeddings on ``qubits`` forecast to come near its need:
         from its pattern's listing where it has one, else by a VF2 search."""
-        listed = item.pattern.listed
+        listed = self._listings.setdefault(item.pattern, {})
         if item.linked not in listed:
             listed[item.linked] = self.device.listing(item.pattern, LISTED_CAP, linked=item.linked)
         listing = listed[item.linked]
