@@ -37,11 +37,10 @@ CALL_LIMIT = 20_000
 
 @dataclass(frozen=True)
 class Search:
-    """Embeddings found, best ranked first, and whether they are all there are."""
+    """Embeddings found, best ranked first, with their ranking costs."""
 
     mappings: list[Mapping]
     costs: list[float]
-    exhaustive: bool
 
 
 @dataclass(frozen=True)
@@ -60,7 +59,6 @@ class Listing:
         return Search(
             [tuple(row) for row in self.mappings[chosen[:limit]].tolist()],
             self.costs[chosen[:limit]].tolist(),
-            len(chosen) <= limit,
         )
 
 
@@ -295,7 +293,7 @@ class Device:
         """Up to ``limit`` embeddings of ``pattern`` into the coupling graph on ``free``, ranked."""
         k = pattern.num_qubits
         if k > len(free):
-            return Search([], [], True)
+            return Search([], [])
         nodes = [q for q in self.order if q in free]
         graph = rx.PyGraph()
         graph.add_nodes_from(nodes)
@@ -306,11 +304,7 @@ class Device:
         mappings = _embed(graph, nodes, pattern.graph(linked=linked), limit, call_limit=call_limit)
         costs = self.rank_all(pattern, mappings).tolist() if mappings else []
         order = sorted(range(len(mappings)), key=costs.__getitem__)
-        return Search(
-            [mappings[i] for i in order],
-            [costs[i] for i in order],
-            len(mappings) < limit and call_limit is None,
-        )
+        return Search([mappings[i] for i in order], [costs[i] for i in order])
 
 
 def _embed(
