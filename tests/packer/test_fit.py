@@ -279,9 +279,8 @@ def test_the_ranking_forecasts_the_estimate_of_every_placement():
 
 
 def test_a_listing_offers_the_best_ranked_embeddings_on_the_free_qubits():
-    target = device("brisbane").target
-    placer = Device(target)
-    policy = fit_policy(target)
+    policy = fit_policy(device("brisbane").target)
+    placer = policy.device
     (program,) = prepared_queue(policy, [Program("ghz3", ghz(3), 100)])
     pattern = policy.prepared[program.id].pattern
     listing = placer.listing(pattern, 10_000)

@@ -28,6 +28,8 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.optimize import Bounds, LinearConstraint, linprog, milp
 
+from streamflow_quantum.packing.fit.device import neighbour_sets
+
 #: Seconds per pricing MILP, and for the whole bound (both only weaken it).
 PRICE_LIMIT_S = 10.0
 TOTAL_LIMIT_S = 120.0
@@ -84,10 +86,7 @@ def cover_bound(
     if sum(len(placements) for placements, _ in keys) > PLACEMENTS_CAP:
         return known
     counts = np.array([merged[k] for k in keys], dtype=float)
-    around: list[set[int]] = [set() for _ in range(num_qubits)]
-    for a, b in edges:
-        around[a].add(b)
-        around[b].add(a)
+    around = neighbour_sets(num_qubits, edges)
     layers = [_layer(around, edges, keys, range(len(keys)))]
     later = [i for i, (_, appendable) in enumerate(keys) if appendable]
     #: Where every kind may be appended, a batch is ``1 + appends`` layers of any kind:
@@ -167,7 +166,7 @@ def _greedy(layer: _Layer, prices: np.ndarray, counts: np.ndarray) -> tuple[np.n
 
 
 def _layer(
-    around: Sequence[set[int]],
+    around: Sequence[frozenset[int]],
     edges: Sequence[tuple[int, int]],
     keys: Sequence[tuple[frozenset[frozenset[int]], bool]],
     kinds: Sequence[int],

@@ -78,18 +78,14 @@ class Device:
             else set(itertools.combinations(range(self.num_qubits), 2))
         )
         self.edges = sorted(pairs)
-        around: list[set[int]] = [set() for _ in range(self.num_qubits)]
-        for a, b in self.edges:
-            around[a].add(b)
-            around[b].add(a)
-        self.neighbours = [frozenset(n) for n in around]
+        self.neighbours = neighbour_sets(self.num_qubits, self.edges)
         self.two_qubit_gates = [
             name
             for name in target.operation_names
             if target.qargs_for_operation_name(name) is not None
             and target.operation_from_name(name).num_qubits == 2
         ]
-        self.max_degree = max((len(n) for n in around), default=0)
+        self.max_degree = max((len(n) for n in self.neighbours), default=0)
         self._tables: dict[tuple[str, int], np.ndarray | None] = {}
         self.order = sorted(range(self.num_qubits), key=lambda q: (self._qubit_cost(q), q))
 
@@ -305,6 +301,15 @@ class Device:
         costs = self.rank_all(pattern, mappings).tolist() if mappings else []
         order = sorted(range(len(mappings)), key=costs.__getitem__)
         return Search([mappings[i] for i in order], [costs[i] for i in order])
+
+
+def neighbour_sets(num_qubits: int, edges: Sequence[tuple[int, int]]) -> list[frozenset[int]]:
+    """Per qubit, the qubits a coupling edge joins it to."""
+    around: list[set[int]] = [set() for _ in range(num_qubits)]
+    for a, b in edges:
+        around[a].add(b)
+        around[b].add(a)
+    return [frozenset(n) for n in around]
 
 
 def _embed(

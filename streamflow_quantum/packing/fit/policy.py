@@ -34,6 +34,7 @@ import functools
 import math
 import threading
 import weakref
+from collections import Counter
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
@@ -166,9 +167,9 @@ class FitPolicy:
         self._left: frozenset[str] | None = None
         #: Each queued program's preparation, by program id.
         self.prepared: dict[str, Prepared] = {}
-        #: Per pattern, its listing (``Device.listing``) with and without component
-        #: links; kept while the pattern lives (programs with one circuit share it).
-        self._listings: weakref.WeakKeyDictionary[Pattern, dict[bool, Listing | None]] = (
+        #: Per pattern, its listing (``Device.listing``; None: too many embeddings), kept
+        #: while the pattern lives (programs with one circuit share it, and its links).
+        self._listings: weakref.WeakKeyDictionary[Pattern, Listing | None] = (
             weakref.WeakKeyDictionary()
         )
         #: Where :meth:`recalibrate` reads a new Target (set by :meth:`from_backend`).
@@ -432,10 +433,7 @@ class FitPolicy:
             reserved: list[Prepared] = []
             if spread:
                 to_go = max(spread - len(batches), 1)
-                left: dict[int, int] = {}
-                for item in prepared:
-                    if id(item.pattern) in kinds:
-                        left[id(item.pattern)] = left.get(id(item.pattern), 0) + 1
+                left = Counter(id(i.pattern) for i in prepared if id(i.pattern) in kinds)
                 share = {key: math.ceil(n / to_go) for key, n in left.items()}
                 if id(prepared[0].pattern) in share:  # the head is one of its circuit's share
                     share[id(prepared[0].pattern)] -= 1
@@ -509,10 +507,11 @@ class FitPolicy:
     def _candidates(self, item: Prepared, qubits: Collection[int]) -> Search:
         """The item's best ranked embeddings on ``qubits`` forecast to come near its need:
         from its pattern's listing where it has one, else by a VF2 search."""
-        listed = self._listings.setdefault(item.pattern, {})
-        if item.linked not in listed:
-            listed[item.linked] = self.device.listing(item.pattern, LISTED_CAP, linked=item.linked)
-        listing = listed[item.linked]
+        if item.pattern not in self._listings:
+            self._listings[item.pattern] = self.device.listing(
+                item.pattern, LISTED_CAP, linked=item.linked
+            )
+        listing = self._listings[item.pattern]
         if listing is None:
             return self.device.search(item.pattern, qubits, self.search_limit, linked=item.linked)
         need = item.need(self.default_budget) * SLACK
